@@ -1,0 +1,1 @@
+"""Code generation from CompiledArtifacts (deterministic, templates as files)."""

@@ -1,0 +1,57 @@
+"""Render a product's Dagster ``definitions.py`` from its CompiledArtifacts."""
+
+from __future__ import annotations
+
+import ast
+import pprint
+from typing import Any
+
+import jinja2
+
+from floe.schemas.artifacts import CompiledArtifacts
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("floe.codegen", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=False,
+    autoescape=False,  # noqa: S701 - Python source, values pass through the `py` filter
+)
+
+
+def py_literal(value: Any) -> str:
+    """A Python literal for a plain value (str, int, float, bool, None, list, dict)."""
+    text = pprint.pformat(value, width=88, sort_dicts=True)
+    if ast.literal_eval(text) != value:  # pragma: no cover - guards unusual types
+        raise ValueError(f"cannot render {value!r} as a Python literal")
+    return text
+
+
+_ENV.filters["py"] = py_literal
+
+
+def dbt_vars(artifacts: CompiledArtifacts) -> dict[str, Any]:
+    """dbt vars the generated code passes on every build (governance -> SQL)."""
+    out: dict[str, Any] = {}
+    gov = artifacts.governance
+    if gov is not None and gov.data_retention_days is not None:
+        out["floe_data_retention_days"] = gov.data_retention_days
+    return out
+
+
+def render_definitions(artifacts: CompiledArtifacts, regenerate_command: str) -> str:
+    """The ``definitions.py`` source: same artifacts in, same bytes out."""
+    compute = artifacts.dbt_profiles
+    profile = next(iter(compute.values())) if compute else {}
+    text = _ENV.get_template("definitions.py.j2").render(
+        floe_version=artifacts.metadata.floe_version,
+        product_name=artifacts.metadata.product_name,
+        product_version=artifacts.metadata.product_version,
+        module_name=artifacts.identity.module_name,
+        regenerate_command=regenerate_command,
+        dbt_target=profile.get("target", artifacts.transforms.default_compute),
+        dbt_vars=dbt_vars(artifacts),
+        schedule=artifacts.schedule,
+    )
+    ast.parse(text)  # generated code must at least be valid Python
+    return text

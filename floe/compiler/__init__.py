@@ -1,0 +1,1 @@
+"""The floe compiler: load, resolve, enforce, build, write."""

@@ -1,0 +1,75 @@
+"""Run the governance policies at the effective level and summarise the result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from floe.compiler.governance.graph import DbtGraph
+from floe.compiler.governance.policies import POLICIES, Violation
+from floe.schemas.artifacts import EnforcementResultSummary, ResolvedGovernance
+from floe.schemas.spec import FloeSpec
+
+__all__ = ["EnforcementResult", "Violation", "enforce"]
+
+
+@dataclass(frozen=True)
+class EnforcementResult:
+    level: Literal["off", "warn", "strict"]
+    violations: list[Violation] = field(default_factory=list)
+    models_validated: int = 0
+    policy_types: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    @property
+    def errors(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == "warning"]
+
+    @property
+    def blocking(self) -> bool:
+        """Strict mode fails on any violation; warn and off never block."""
+        return self.level == "strict" and bool(self.violations)
+
+    def summary(self) -> EnforcementResultSummary:
+        return EnforcementResultSummary(
+            passed=not self.blocking,
+            enforcement_level=self.level,
+            models_validated=self.models_validated,
+            error_count=len(self.errors),
+            warning_count=len(self.warnings),
+            policy_types_checked=self.policy_types,
+            duration_ms=round(self.duration_ms, 3),
+        )
+
+
+def enforce(
+    graph: DbtGraph,
+    spec: FloeSpec,
+    governance: ResolvedGovernance | None,
+    level: Literal["off", "warn", "strict"],
+) -> EnforcementResult:
+    """Check every applicable policy; ``off`` checks nothing."""
+    if level == "off":
+        return EnforcementResult(level=level)
+    start = time.perf_counter()
+    violations: list[Violation] = []
+    checked: list[str] = []
+    for name, policy in POLICIES.items():
+        found = policy(graph, spec, governance)
+        if found is None:  # policy not configured
+            continue
+        checked.append(name)
+        violations.extend(found)
+    violations.sort(key=lambda v: (v.model, v.code, v.column or ""))
+    return EnforcementResult(
+        level=level,
+        violations=violations,
+        models_validated=len(graph.models),
+        policy_types=checked,
+        duration_ms=(time.perf_counter() - start) * 1000,
+    )

@@ -1,0 +1,157 @@
+"""Materialize every asset of each compiled product in-process, on DuckDB files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from floe.compiler.pipeline import ARTIFACTS_FILE, DEFINITIONS_FILE
+from floe.errors import DbtError, FloeError, Location
+from floe.runtime.report import LAST_RUN_FILE, ObservabilitySettings
+
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+LOCAL_OBSERVABILITY_ENV = {"FLOE_LINEAGE_TRANSPORT": "file", "FLOE_SPAN_EXPORTER": "file"}
+
+
+@dataclass(frozen=True)
+class ProductRun:
+    name: str
+    success: bool
+    tables: dict[str, int]  # schema.table -> rows
+    tests_passed: int
+    tests_failed: int
+    seconds: float
+    lineage: str
+    spans: str
+    errors: list[str] = field(default_factory=list)
+
+
+def load_definitions_module(product_dir: Path) -> ModuleType:
+    """Import ``<product>/definitions.py`` under a unique module name."""
+    path = product_dir / DEFINITIONS_FILE
+    if not path.is_file():
+        raise FloeError(
+            "no generated definitions.py", Location(path),
+            hint="run `nox -s compile_demo` (or floe platform compile --generate-definitions)",
+        )
+    name = f"floe_local_{product_dir.name.replace('-', '_')}_definitions"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _job(defs: Any, name: str) -> Any:
+    resolve = getattr(defs, "resolve_job_def", None) or defs.get_job_def
+    return resolve(name)
+
+
+def table_row_counts(database: Path) -> dict[str, int]:
+    """Rows in every table and view of a DuckDB file (opened read-only)."""
+    import duckdb
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database() order by 1, 2"
+        ).fetchall()
+        return {
+            f"{schema}.{table}": int(
+                con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]  # type: ignore[index]
+            )
+            for schema, table in tables
+        }
+    finally:
+        con.close()
+
+
+def run_product(product_dir: Path, env: dict[str, str] | None = None) -> ProductRun:
+    """Run the product's build job in-process with an ephemeral Dagster instance."""
+    from dagster import DagsterInstance
+
+    product_dir = product_dir.resolve()
+    artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
+    module_name = artifacts["identity"]["module_name"]
+    start = time.perf_counter()
+    with _environ({**LOCAL_OBSERVABILITY_ENV, **(env or {})}):
+        defs = load_definitions_module(product_dir).defs
+        job = _job(defs, f"{module_name}_build")
+        with DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+            )
+    seconds = time.perf_counter() - start
+    errors = [
+        str(event.message)
+        for event in result.all_events
+        if event.is_failure and event.message
+    ]
+    settings = ObservabilitySettings.load(product_dir, {**LOCAL_OBSERVABILITY_ENV, **(env or {})})
+    last_path = settings.output_dir / LAST_RUN_FILE
+    last = json.loads(last_path.read_text(encoding="utf-8")) if last_path.is_file() else {}
+    if last.get("run_id") != result.run_id:
+        last = {}
+    database = product_dir / "target" / "demo.duckdb"
+    tables = table_row_counts(database) if database.is_file() else {}
+    return ProductRun(
+        name=artifacts["metadata"]["product_name"],
+        success=result.success,
+        tables=tables,
+        tests_passed=int(last.get("tests_passed", 0)),
+        tests_failed=int(last.get("tests_failed", 0)),
+        seconds=seconds,
+        lineage=str(last.get("lineage", "not reported")),
+        spans=str(last.get("spans", "not reported")),
+        errors=errors[:5],
+    )
+
+
+def run_all(product_dirs: list[Path], progress: Any = print) -> list[ProductRun]:
+    runs = []
+    for index, product_dir in enumerate(product_dirs, 1):
+        progress(f"[{index}/{len(product_dirs)}] {product_dir.name}: materializing all assets ...")
+        run = run_product(product_dir)
+        runs.append(run)
+        progress(format_run(run))
+        if not run.success:
+            raise DbtError(
+                f"{run.name}: materialization failed", Location(product_dir / DEFINITIONS_FILE),
+                details=run.errors,
+            )
+    return runs
+
+
+def format_run(run: ProductRun) -> str:
+    lines = [
+        f"  {run.name}: {'ok' if run.success else 'FAILED'} in {run.seconds:.1f}s; "
+        f"tests {run.tests_passed} passed, {run.tests_failed} failed",
+    ]
+    lines += [f"    {table:<45} {rows:>8} rows" for table, rows in run.tables.items()]
+    lines += [f"    lineage -> {run.lineage}", f"    spans   -> {run.spans}"]
+    return "\n".join(lines)

@@ -1,0 +1,6 @@
+"""Runtime helpers the generated definitions call.  Standard library only, Python >= 3.10: they run in the
+Dagster image (dagster 1.9.6) as well as in-process with the pinned dev stack."""
+
+from floe.runtime.report import ObservabilitySettings, report_dbt_run
+
+__all__ = ["ObservabilitySettings", "report_dbt_run"]

@@ -1,0 +1,259 @@
+"""PlatformManifest: what the platform team writes in ``manifest.yaml``."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from floe.schemas._base import (
+    EnforcementLevel,
+    FrozenModel,
+    HttpUrl,
+    SecretReference,
+    SemVer,
+    is_secret_key,
+)
+from floe.schemas.versions import MANIFEST_API_VERSION
+
+DEFAULT_OTLP_ENDPOINT = "http://localhost:4317"
+
+# ---------------------------------------------------------------- plugins
+
+
+class PluginSelection(FrozenModel):
+    """One plugin choice: its type, optional version, and free-form config."""
+
+    type: str = Field(min_length=1)
+    version: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("config")
+    @classmethod
+    def _no_literal_credentials(cls, config: dict[str, Any]) -> dict[str, Any]:
+        _reject_literal_secrets(config, "config")
+        return config
+
+
+def _reject_literal_secrets(value: Any, path: str) -> None:
+    """Credentials must be references ({env: NAME} or {secret: {name, key}}), never literals."""
+    if isinstance(value, dict):
+        if value and set(value) <= {"env", "secret"}:  # already a reference
+            SecretReference.model_validate(value)
+            return
+        for key, item in value.items():
+            here = f"{path}.{key}"
+            if is_secret_key(str(key)):
+                if isinstance(item, dict):
+                    SecretReference.model_validate(item)
+                    continue
+                raise PydanticCustomError(
+                    "literal_secret",
+                    "'{path}' holds a literal credential; reference it instead as "
+                    "{{env: VAR_NAME}} or {{secret: {{name: k8s-secret, key: field}}}}",
+                    {"path": here},
+                )
+            _reject_literal_secrets(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_literal_secrets(item, f"{path}[{index}]")
+
+
+class ComputePlugin(PluginSelection):
+    type: Literal["duckdb"]
+
+
+class OrchestratorPlugin(PluginSelection):
+    type: Literal["dagster"]
+
+
+class CatalogPlugin(PluginSelection):
+    type: Literal["polaris"]
+
+
+class StoragePlugin(PluginSelection):
+    type: Literal["s3", "minio"]
+
+
+class LineagePlugin(PluginSelection):
+    type: Literal["marquez", "openlineage"]
+
+
+class TelemetryPlugin(PluginSelection):
+    type: Literal["opentelemetry", "jaeger"]
+
+
+class PluginsConfig(FrozenModel):
+    compute: ComputePlugin
+    orchestrator: OrchestratorPlugin
+    catalog: CatalogPlugin | None = None
+    storage: StoragePlugin | None = None
+    lineage_backend: LineagePlugin | None = None
+    telemetry_backend: TelemetryPlugin | None = None
+
+
+# ---------------------------------------------------------------- observability
+
+
+class TracingConfig(FrozenModel):
+    enabled: bool = True
+    exporter: Literal["otlp", "console", "file"] = "otlp"
+    endpoint: HttpUrl = DEFAULT_OTLP_ENDPOINT
+
+
+class LineageManifestConfig(FrozenModel):
+    enabled: bool = True
+    transport: Literal["http", "console", "file"] | None = None
+    endpoint: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _http_needs_endpoint(self) -> LineageManifestConfig:
+        if self.transport == "http" and self.endpoint is None:
+            raise ValueError("lineage.transport 'http' needs lineage.endpoint")
+        return self
+
+
+class LoggingConfig(FrozenModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class ObservabilityManifestConfig(FrozenModel):
+    """Tracing, lineage and logging settings; every part has a documented default."""
+
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
+    lineage: LineageManifestConfig = Field(default_factory=LineageManifestConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+# ---------------------------------------------------------------- governance
+
+_MAX_PATTERN = 200
+# Nested quantifiers such as (a+)+ or (a*)* backtrack exponentially.
+_NESTED_QUANTIFIER = re.compile(r"\([^()]*[+*][^()]*\)\s*[+*{]")
+
+
+def check_safe_regex(pattern: str) -> str:
+    """Compile a user regex, refusing over-long or catastrophically backtracking ones."""
+    if len(pattern) > _MAX_PATTERN:
+        raise ValueError(f"pattern longer than {_MAX_PATTERN} characters")
+    if _NESTED_QUANTIFIER.search(pattern):
+        raise ValueError(f"pattern {pattern!r} nests quantifiers, e.g. (a+)+, which can hang")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"pattern {pattern!r} is not a valid regex: {exc}") from exc
+    return pattern
+
+
+NAMING_PRESETS: dict[str, dict[str, str]] = {
+    # dbt's layer folders and the prefixes the demo uses.
+    "layered": {
+        "staging": r"^stg_[a-z0-9_]+$",
+        "intermediate": r"^int_[a-z0-9_]+$",
+        "marts": r"^mart_[a-z0-9_]+$",
+    },
+    "medallion": {
+        "bronze": r"^bronze_[a-z0-9_]+$",
+        "silver": r"^silver_[a-z0-9_]+$",
+        "gold": r"^gold_[a-z0-9_]+$",
+    },
+}
+
+
+class NamingConfig(FrozenModel):
+    """Model-name convention per layer (the folder under ``models/``)."""
+
+    convention: Literal["layered", "medallion", "custom"] = "layered"
+    patterns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("patterns")
+    @classmethod
+    def _safe_patterns(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for pattern in patterns.values():
+            check_safe_regex(pattern)
+        return patterns
+
+    @model_validator(mode="after")
+    def _custom_needs_patterns(self) -> NamingConfig:
+        if self.convention == "custom" and not self.patterns:
+            raise ValueError("naming.convention 'custom' needs naming.patterns")
+        return self
+
+    def effective_patterns(self) -> dict[str, str]:
+        """Layer -> regex: the preset, overridden by explicit patterns."""
+        return {**NAMING_PRESETS.get(self.convention, {}), **self.patterns}
+
+
+class QualityGatesConfig(FrozenModel):
+    require_model_descriptions: bool = False
+    require_column_descriptions: bool = False
+    # Minimum percentage of a model's columns that carry at least one test, per layer
+    # ("default" applies to layers not listed).
+    min_test_coverage: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("min_test_coverage")
+    @classmethod
+    def _percentages(cls, value: dict[str, float]) -> dict[str, float]:
+        for layer, pct in value.items():
+            if not 0 <= pct <= 100:
+                raise ValueError(f"min_test_coverage.{layer} must be between 0 and 100")
+        return value
+
+
+class GovernanceConfig(FrozenModel):
+    policy_enforcement_level: EnforcementLevel | None = None
+    audit_logging: Literal["enabled", "disabled"] | None = None
+    data_retention_days: int | None = Field(default=None, ge=1, le=36500)
+    naming: NamingConfig | None = None
+    quality_gates: QualityGatesConfig | None = None
+
+
+# ---------------------------------------------------------------- manifest
+
+
+class ManifestMetadata(FrozenModel):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    version: SemVer
+    owner: str = Field(min_length=1)
+    description: str | None = None
+
+
+KNOWN_MANIFEST_FIELDS = frozenset(
+    {"apiVersion", "kind", "metadata", "plugins", "observability", "governance"}
+)
+
+
+class PlatformManifest(FrozenModel):
+    """The platform team's ``manifest.yaml``.
+
+    Unknown top-level keys are kept in ``model_extra`` and reported with a warning
+    (forward compatibility); unknown keys below the top level are errors.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+    api_version: Literal["floe.dev/v1"] = Field(default=MANIFEST_API_VERSION, alias="apiVersion")
+    kind: Literal["PlatformManifest"] = "PlatformManifest"
+    metadata: ManifestMetadata
+    plugins: PluginsConfig
+    observability: ObservabilityManifestConfig | None = None
+    governance: GovernanceConfig | None = None
+
+    def unknown_fields(self) -> list[str]:
+        """Top-level keys this version of floe does not know (sorted)."""
+        return sorted((self.model_extra or {}).keys())
+
+    @model_validator(mode="after")
+    def warn_on_extra_fields(self) -> PlatformManifest:
+        unknown = self.unknown_fields()
+        if unknown:
+            warnings.warn(
+                f"manifest has unknown top-level fields (ignored): {', '.join(unknown)}",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self

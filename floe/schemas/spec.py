@@ -1,0 +1,158 @@
+"""FloeSpec: what a data team writes in ``floe.yaml`` beside its dbt project."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from floe.schemas._base import EnforcementLevel, FrozenModel, ModelName, ProductName, SemVer
+
+Tier = Literal["bronze", "silver", "gold"]
+
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+_CRON_NAMED = re.compile(r"^@(hourly|daily|weekly|monthly|yearly|annually|midnight)$")
+_CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+
+
+def check_cron(expr: str) -> str:
+    """Validate a five-field cron expression (or @daily and friends)."""
+    if _CRON_NAMED.match(expr):
+        return expr
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron {expr!r} must have 5 fields (minute hour day month weekday)")
+    for text, (low, high) in zip(fields, _CRON_RANGES, strict=True):
+        if not _CRON_FIELD.match(text):
+            raise ValueError(f"cron field {text!r} in {expr!r} is not valid")
+        for number in re.findall(r"\d+", text.split("/")[0]):
+            if not low <= int(number) <= high:
+                raise ValueError(f"cron field {text!r} in {expr!r} is outside {low}-{high}")
+    return expr
+
+
+def module_name(product: str) -> str:
+    """The Python package name of a product directory inside the image (``-`` -> ``_``)."""
+    return product.replace("-", "_")
+
+
+class SpecMetadata(FrozenModel):
+    name: ProductName
+    version: SemVer
+    owner: str = Field(min_length=1)
+    description: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _importable(cls, name: str) -> str:
+        mod = module_name(name)
+        if keyword.iskeyword(mod) or not mod.isidentifier():
+            raise ValueError(f"product name {name!r} becomes {mod!r}, not a Python module name")
+        return name
+
+
+class PlatformRef(FrozenModel):
+    manifest: str = Field(default="../manifest.yaml", min_length=1)
+
+
+class TransformSpec(FrozenModel):
+    """One dbt model the product declares."""
+
+    name: ModelName
+    tier: Tier = "silver"
+    tags: list[str] = Field(default_factory=list)
+    depends_on: list[ModelName] = Field(default_factory=list, alias="dependsOn")
+
+
+class ScheduleSpec(FrozenModel):
+    cron: str
+    timezone: str = "UTC"
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+
+class SpecQualityGates(FrozenModel):
+    """What a product may add on top of the platform's gates (it can only strengthen)."""
+
+    require_model_descriptions: bool | None = None
+    require_column_descriptions: bool | None = None
+    min_test_coverage: dict[str, float] = Field(default_factory=dict)
+
+
+class SpecGovernance(FrozenModel):
+    policy_enforcement_level: EnforcementLevel | None = None
+    quality_gates: SpecQualityGates | None = None
+
+
+class FloeSpec(FrozenModel):
+    """A data team's ``floe.yaml``."""
+
+    api_version: Literal["floe.dev/v1"] = Field(default="floe.dev/v1", alias="apiVersion")
+    kind: Literal["FloeSpec"] = "FloeSpec"
+    metadata: SpecMetadata
+    platform: PlatformRef = Field(default_factory=PlatformRef)
+    transforms: list[TransformSpec] = Field(min_length=1)
+    schedule: ScheduleSpec | None = None
+    governance: SpecGovernance | None = None
+
+    @model_validator(mode="after")
+    def _transform_graph(self) -> FloeSpec:
+        names = [t.name for t in self.transforms]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate transform names: {', '.join(dupes)}")
+        known = set(names)
+        for t in self.transforms:
+            missing = [d for d in t.depends_on if d not in known]
+            if missing:
+                raise ValueError(
+                    f"transform {t.name!r} dependsOn unknown transform(s): {', '.join(missing)}"
+                )
+        cycle = find_cycle({t.name: list(t.depends_on) for t in self.transforms})
+        if cycle:
+            raise ValueError(f"transforms form a cycle: {' -> '.join(cycle)}")
+        return self
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A cycle in ``node -> dependencies`` as a path that starts and ends on one node."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, [])):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
