@@ -85,7 +85,10 @@ def run_dbt(project_dir: Path, args: list[str], profiles_dir: Path) -> None:
     (project_dir / "target").mkdir(parents=True, exist_ok=True)  # BC-11.3
     captured = io.StringIO()
     with _in_dir(project_dir), contextlib.redirect_stdout(captured):
-        result = dbtRunner().invoke(full)
+        try:
+            result = dbtRunner().invoke(full)
+        finally:
+            _release_duckdb()
     if not result.success:
         detail = str(result.exception) if result.exception else _failed_nodes(result.result)
         output = captured.getvalue().strip().splitlines()[-8:]
@@ -94,6 +97,21 @@ def run_dbt(project_dir: Path, args: list[str], profiles_dir: Path) -> None:
             Location(project_dir / "dbt_project.yml"),
             details=output,
         )
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB database open in a class attribute after an in-process
+    run; close it so the file is not locked for the next product or for a later run."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - another adapter
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if env is not None:
+        with contextlib.suppress(Exception):
+            env.close()
 
 
 def _failed_nodes(result: Any) -> str:

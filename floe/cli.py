@@ -1,0 +1,258 @@
+"""The ``floe`` command line.
+
+Every user mistake ends in a one- or two-line message and the exit code of its class
+(see floe.errors); only a bug in floe itself shows a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from floe import __version__
+from floe.errors import FloeError, PolicyViolationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_INTERRUPTED = 130
+
+
+def _fail(error: FloeError) -> None:
+    click.secho(str(error), fg="red", err=True)
+    sys.exit(error.exit_code)
+
+
+def handles_errors(func: F) -> F:
+    """Turn FloeError into its message and exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FloeError as error:
+            _fail(error)
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing half-written was left behind", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+PathArg = click.Path(path_type=Path, dir_okay=False)
+DirArg = click.Path(path_type=Path, file_okay=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="floe")
+def main() -> None:
+    """floe: a governed data platform from two YAML files.
+
+    The platform team writes manifest.yaml; each data team writes floe.yaml beside a dbt
+    project. `floe platform compile` turns them into compiled_artifacts.json, a dbt
+    profiles.yml and a Dagster definitions.py.
+
+    Exit codes: 0 ok, 3 missing file, 4 invalid input, 5 floe.yaml/dbt mismatch,
+    6 dbt failed, 7 strict governance failed, 8 missing prerequisite, 9 cannot write.
+    """
+
+
+# ---------------------------------------------------------------- validate
+
+
+@main.command()
+@click.option("--spec", type=PathArg, help="A data product's floe.yaml.")
+@click.option("--manifest", type=PathArg, help="The platform's manifest.yaml.")
+@handles_errors
+def validate(spec: Path | None, manifest: Path | None) -> None:
+    """Check floe.yaml and/or manifest.yaml against their schemas (no dbt run).
+
+    With only --spec, the manifest is the one floe.yaml's platform.manifest points to.
+    """
+    from floe.compiler.loader import load_manifest, load_spec
+    from floe.compiler.pipeline import resolve_manifest_path
+
+    if spec is None and manifest is None:
+        raise click.UsageError("give --spec, --manifest or both")
+    checked = []
+    if spec is not None:
+        loaded_spec = load_spec(spec)
+        checked.append(spec)
+        manifest = resolve_manifest_path(loaded_spec, manifest)
+    assert manifest is not None
+    loaded = load_manifest(manifest)
+    checked.append(manifest)
+    for warning in loaded.warnings:
+        click.secho(str(warning), fg="yellow", err=True)
+    for path in checked:
+        click.echo(f"ok {path}")
+
+
+# ---------------------------------------------------------------- schema
+
+_SCHEMAS = ("manifest", "spec", "artifacts")
+
+
+@main.command()
+@click.argument("document", type=click.Choice(_SCHEMAS))
+@click.option("--output", "-o", type=PathArg, help="Write to this file instead of stdout.")
+@handles_errors
+def schema(document: str, output: Path | None) -> None:
+    """Print the JSON Schema of manifest.yaml, floe.yaml or compiled_artifacts.json.
+
+    Point your editor's YAML language server at it for completion and checks.
+    """
+    from floe.compiler.writer import write_atomic
+    from floe.schemas import CompiledArtifacts, FloeSpec, PlatformManifest
+
+    model = {"manifest": PlatformManifest, "spec": FloeSpec, "artifacts": CompiledArtifacts}
+    text = json.dumps(model[document].model_json_schema(by_alias=True), indent=2, sort_keys=True)
+    if output:
+        write_atomic(output, text + "\n")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+# ---------------------------------------------------------------- platform
+
+
+@main.group()
+def platform() -> None:
+    """Compile data products against the platform manifest."""
+
+
+@platform.command("compile")
+@click.option("--spec", type=PathArg, required=True, help="The data product's floe.yaml.")
+@click.option(
+    "--manifest", type=PathArg, help="manifest.yaml (default: floe.yaml's platform.manifest)."
+)
+@click.option(
+    "--output", "-o", type=PathArg,
+    help="Where to write the artifacts (default: compiled_artifacts.json beside floe.yaml).",
+)
+@click.option(
+    "--generate-definitions", is_flag=True,
+    help="Also write the product's Dagster definitions.py beside floe.yaml.",
+)
+@click.option("--enforcement-report", type=PathArg, help="Write the full governance result here.")
+@click.option(
+    "--enforcement-format", type=click.Choice(["json", "sarif"]), default="json",
+    show_default=True, help="Format of --enforcement-report.",
+)
+@handles_errors
+def platform_compile(
+    spec: Path,
+    manifest: Path | None,
+    output: Path | None,
+    generate_definitions: bool,
+    enforcement_report: Path | None,
+    enforcement_format: str,
+) -> None:
+    """Validate, run dbt compile, enforce governance, write artifacts (and definitions).
+
+    Writes profiles.yml and compiled_artifacts.json beside floe.yaml (atomically). In
+    strict governance a violation fails the compile and no artifact is written.
+    """
+    from floe.compiler.governance.report import write_report
+    from floe.compiler.pipeline import CompileResult, compile_product
+    from floe.outputs import write_outputs
+
+    try:
+        result = compile_product(spec, manifest)
+    except PolicyViolationError as error:
+        failed: CompileResult | None = getattr(error, "result", None)
+        if enforcement_report and failed is not None:
+            write_report(failed, enforcement_report, enforcement_format)
+            click.echo(f"wrote {enforcement_report}", err=True)
+        raise
+    for warning in result.warnings:
+        click.secho(str(warning), fg="yellow", err=True)
+    for violation in result.enforcement.violations:
+        click.secho(str(violation), fg="yellow", err=True)
+    written = write_outputs(result, output=output, generate_definitions=generate_definitions)
+    if enforcement_report:
+        written.append(write_report(result, enforcement_report, enforcement_format))
+    summary = result.enforcement.summary()
+    click.echo(
+        f"compiled {result.artifacts.metadata.product_name} "
+        f"(artifacts {result.artifacts.version}; governance {summary.enforcement_level}: "
+        f"{summary.error_count} errors, {summary.warning_count} warnings)"
+    )
+    for path in written:
+        click.echo(f"  wrote {path}")
+
+
+# ---------------------------------------------------------------- demo
+
+
+@main.group()
+def demo() -> None:
+    """The local demo: every product under a demo directory, in-process on DuckDB."""
+
+
+_demo_dir = click.option(
+    "--demo-dir", type=DirArg, default=Path("demo"), show_default=True,
+    help="Directory holding manifest.yaml and one folder per product.",
+)
+_products = click.option(
+    "--product", "products", multiple=True, help="Only this product (repeatable)."
+)
+
+
+@demo.command("compile")
+@_demo_dir
+@_products
+@handles_errors
+def demo_compile(demo_dir: Path, products: tuple[str, ...]) -> None:
+    """Compile every product: profiles, dbt compile, artifacts, definitions.py."""
+    from floe.local.compile_all import compile_all
+
+    done = compile_all(demo_dir, only=list(products) or None, progress=click.echo)
+    click.echo(f"compiled {len(done)} product(s) in {sum(d.seconds for d in done):.1f}s")
+
+
+@demo.command("run")
+@_demo_dir
+@_products
+@click.option("--skip-compile", is_flag=True, help="Use the existing compiled output.")
+@handles_errors
+def demo_run(demo_dir: Path, products: tuple[str, ...], skip_compile: bool) -> None:
+    """Compile, then materialize every asset of every product in-process on DuckDB.
+
+    Needs no Docker, cluster or network: lineage events and spans go to files under
+    each product's target/observability/.
+    """
+    from floe.local.compile_all import compile_all
+    from floe.local.products import discover_products
+    from floe.local.run import run_all
+
+    only = list(products) or None
+    if not skip_compile:
+        compile_all(demo_dir, only=only, progress=click.echo)
+    runs = run_all(discover_products(demo_dir, only), progress=click.echo)
+    tables = sum(len(r.tables) for r in runs)
+    tests = sum(r.tests_passed for r in runs)
+    click.echo(f"materialized {len(runs)} product(s): {tables} tables/views, {tests} tests passed")
+
+
+@demo.command("dev")
+@_demo_dir
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, show_default=True, type=int)
+@handles_errors
+def demo_dev(demo_dir: Path, host: str, port: int) -> None:
+    """Start the Dagster webserver with every product as a code location."""
+    from floe.local.dev import serve
+
+    serve(demo_dir, host=host, port=port, echo=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

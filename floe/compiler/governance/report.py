@@ -1,0 +1,93 @@
+"""The full enforcement result as JSON or SARIF 2.1.0 (for editors and code scanning)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from floe import __version__
+from floe.compiler.writer import write_atomic
+
+if TYPE_CHECKING:
+    from floe.compiler.pipeline import CompileResult
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/floe-data/floe"
+PRODUCT_ROOT = "PRODUCTROOT"
+
+
+def json_report(result: CompileResult) -> dict[str, Any]:
+    summary = result.enforcement.summary()
+    return {
+        "product": result.artifacts.metadata.product_name,
+        "summary": summary.model_dump(mode="json"),
+        "violations": [v.to_dict() for v in result.enforcement.violations],
+    }
+
+
+def sarif_report(result: CompileResult) -> dict[str, Any]:
+    violations = result.enforcement.violations
+    rule_ids = sorted({v.code for v in violations})
+    rules = []
+    for rule_id in rule_ids:
+        first = next(v for v in violations if v.code == rule_id)
+        rules.append(
+            {
+                "id": rule_id,
+                "name": first.policy,
+                "shortDescription": {"text": first.message},
+                "help": {"text": first.suggestion},
+                "defaultConfiguration": {"level": first.severity},
+            }
+        )
+    results = []
+    for v in violations:
+        where = f"{v.model}.{v.column}" if v.column else v.model
+        results.append(
+            {
+                "ruleId": v.code,
+                "ruleIndex": rule_ids.index(v.code),
+                "level": v.severity,
+                "message": {
+                    "text": f"{where}: {v.message}. Expected {v.expected}; found {v.found}. "
+                    f"{v.suggestion}."
+                },
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": v.file, "uriBaseId": PRODUCT_ROOT},
+                            "region": {"startLine": 1},
+                        },
+                        "logicalLocations": [{"name": where, "kind": "member"}],
+                    }
+                ],
+            }
+        )
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "floe",
+                        "version": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {
+                    PRODUCT_ROOT: {"uri": result.product_dir.resolve().as_uri() + "/"}
+                },
+                "results": results,
+                "properties": {"summary": result.enforcement.summary().model_dump(mode="json")},
+            }
+        ],
+    }
+
+
+def write_report(result: CompileResult, path: Path, fmt: str) -> Path:
+    data = sarif_report(result) if fmt == "sarif" else json_report(result)
+    write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return Path(path)

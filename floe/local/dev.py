@@ -1,0 +1,65 @@
+"""`floe demo dev`: the Dagster webserver on loopback with every product as a code location."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from floe.compiler.pipeline import DEFINITIONS_FILE
+from floe.compiler.writer import write_atomic
+from floe.errors import FloeError, Location, PrerequisiteError
+from floe.local.products import discover_products
+
+WORKSPACE_DIR = ".floe"
+
+
+def workspace(demo_dir: Path) -> dict[str, object]:
+    """A Dagster workspace: one python_file code location per compiled product."""
+    entries = []
+    for product in discover_products(demo_dir):
+        definitions = product / DEFINITIONS_FILE
+        if not definitions.is_file():
+            raise FloeError(
+                f"{product.name} has no generated definitions.py", Location(definitions),
+                hint="run `nox -s compile_demo` first",
+            )
+        entries.append(
+            {
+                "python_file": {
+                    "relative_path": str(definitions.resolve()),
+                    "location_name": product.name,
+                    "working_directory": str(product.resolve()),
+                }
+            }
+        )
+    return {"load_from": entries}
+
+
+def write_workspace(demo_dir: Path) -> Path:
+    path = demo_dir / WORKSPACE_DIR / "workspace.yaml"
+    write_atomic(path, yaml.safe_dump(workspace(demo_dir), sort_keys=True))
+    return path
+
+
+def webserver_command(workspace_file: Path, host: str, port: int) -> list[str]:
+    exe = Path(sys.executable).parent / "dagster-webserver"
+    if not exe.exists():
+        found = shutil.which("dagster-webserver")
+        if not found:
+            raise PrerequisiteError(
+                "dagster-webserver is not installed", hint="pip install -e . (it is a dependency)"
+            )
+        exe = Path(found)
+    return [str(exe), "-w", str(workspace_file), "-h", host, "-p", str(port)]
+
+
+def serve(demo_dir: Path, *, host: str, port: int, echo: Callable[[str], None]) -> None:
+    workspace_file = write_workspace(demo_dir)
+    command = webserver_command(workspace_file, host, port)
+    echo(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); workspace {workspace_file}")
+    subprocess.run(command, check=False)
