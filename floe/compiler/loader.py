@@ -142,6 +142,17 @@ def _mark(node: yaml.Node, path: Path, here: FieldPath = ()) -> Location:
     return Location(path, node.start_mark.line + 1, node.start_mark.column + 1, format_path(here))
 
 
+def _parse_path(text: str) -> FieldPath:
+    """'config.items[2].key' -> ('config', 'items', 2, 'key')."""
+    out: list[str | int] = []
+    for part in text.split("."):
+        name, *indexes = part.split("[")
+        if name:
+            out.append(name)
+        out.extend(int(i.rstrip("]")) for i in indexes)
+    return tuple(out)
+
+
 _ERROR_CLASSES: dict[str, type[FloeError]] = {"literal_secret": SecretLiteralError}
 
 
@@ -152,7 +163,12 @@ def validation_error(
     errors = exc.errors(include_url=False)
     located = []
     for err in errors:
-        loc = locate(path, positions, tuple(err["loc"]))
+        field_loc = tuple(err["loc"])
+        if err["type"] == "literal_secret":  # the validator knows the exact key
+            inner = _parse_path(str((err.get("ctx") or {}).get("path", "")))
+            field_loc = field_loc[:-1] + inner if inner else field_loc
+            err["loc"] = field_loc
+        loc = locate(path, positions, field_loc)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = f"unknown field '{err['loc'][-1]}'"

@@ -21,15 +21,8 @@ DEFAULT_ENFORCEMENT_LEVEL = "warn"
 
 
 def resolve_plugins(manifest: PlatformManifest) -> ResolvedPlugins:
-    p = manifest.plugins
-    return ResolvedPlugins(
-        compute=p.compute,
-        orchestrator=p.orchestrator,
-        catalog=p.catalog,
-        storage=p.storage,
-        lineage_backend=p.lineage_backend,
-        telemetry_backend=p.telemetry_backend,
-    )
+    """The manifest's plugin choices as plain selections (the contract's own type)."""
+    return ResolvedPlugins.model_validate(manifest.plugins.model_dump())
 
 
 def resolve_observability(manifest: PlatformManifest, spec: FloeSpec) -> ObservabilityConfig:

@@ -1,0 +1,1 @@
+"""Bodies of the nox sessions (plain functions taking a nox Session)."""

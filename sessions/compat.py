@@ -1,0 +1,23 @@
+"""The generated definitions must work with the pinned stack and the image's stack."""
+
+from __future__ import annotations
+
+import nox
+
+from sessions.config import IMAGE_REQUIREMENTS
+
+# stack -> how to install it (the image's pins come from the image's requirements file)
+STACKS: dict[str, list[str]] = {
+    "pinned": ["-e", ".[dev]"],
+    "image": ["-r", str(IMAGE_REQUIREMENTS)],
+}
+
+
+def definitions_compat(session: nox.Session, stack: str) -> None:
+    session.install(*STACKS[stack])
+    if stack == "image":
+        # floe itself goes in without letting pip move the image's dagster/dbt pins
+        session.install("--no-deps", "-e", ".")
+        session.install("pytest", "pathspec")
+    session.run("pip", "check")
+    session.run("pytest", "tests/compat", "-q", *session.posargs, env={"FLOE_STACK": stack})

@@ -1,0 +1,20 @@
+"""tests and lint."""
+
+from __future__ import annotations
+
+import nox
+
+DEFAULT_PYTEST_ARGS = ["tests", "--ignore=tests/e2e", "-q"]
+LINT_TARGETS = ["floe", "sessions", "noxfile.py"]
+
+
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("pytest", *(session.posargs or DEFAULT_PYTEST_ARGS))
+
+
+def lint(session: nox.Session) -> None:
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", *LINT_TARGETS)
+    session.run("ruff", "format", "--check", *LINT_TARGETS)
+    session.run("mypy", "floe", "sessions")

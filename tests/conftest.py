@@ -1,0 +1,50 @@
+"""Shared fixtures: the real demo files, temporary copies of them, and YAML helpers."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demo"
+DEMO_MANIFEST = DEMO / "manifest.yaml"
+CUSTOMER_SPEC = DEMO / "customer-360" / "floe.yaml"
+PRODUCTS = ("customer-360", "financial-risk", "iot-telemetry")
+GENERATED = ("target", "logs", "profiles.yml", "compiled_artifacts.json", "definitions.py")
+
+
+def copy_demo(dest: Path) -> Path:
+    """A copy of demo/ without anything generated (as on a fresh clone)."""
+    shutil.copytree(
+        DEMO, dest, ignore=shutil.ignore_patterns(*GENERATED, ".floe", "__pycache__")
+    )
+    return dest
+
+
+@pytest.fixture
+def demo_copy(tmp_path: Path) -> Path:
+    return copy_demo(tmp_path / "demo")
+
+
+@pytest.fixture
+def write_yaml(tmp_path: Path) -> Callable[[str, object], Path]:
+    def write(name: str, data: object) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def demo_manifest_data() -> dict:
+    return yaml.safe_load(DEMO_MANIFEST.read_text(encoding="utf-8"))
+
+
+def customer_spec_data() -> dict:
+    return yaml.safe_load(CUSTOMER_SPEC.read_text(encoding="utf-8"))
