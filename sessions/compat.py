@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import nox
 
-from sessions.config import IMAGE_REQUIREMENTS
+from sessions.config import IMAGE_REQUIREMENTS, image_base_version
 
-# stack -> how to install it (the image's pins come from the image's requirements file)
+# stack -> how to install it; the image's pins come from its Dockerfile and requirements
 STACKS: dict[str, list[str]] = {
     "pinned": ["-e", ".[dev]"],
-    "image": ["-r", str(IMAGE_REQUIREMENTS)],
+    "image": [f"dagster=={image_base_version()}", "-r", str(IMAGE_REQUIREMENTS)],
 }
 
 

@@ -1,10 +1,26 @@
-"""Constants the sessions share: one place for each name."""
+"""Constants the sessions share: one place for each name.
+
+Sessions run in nox's own interpreter, where floe is not installed: nothing here imports
+floe.  Values that live in a project file (the image's base) are read from that file.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = "3.11"
 DEMO_DIR = ROOT / "demo"
-IMAGE_REQUIREMENTS = ROOT / "docker" / "dagster-demo" / "requirements.txt"
+DOCKERFILE = ROOT / "docker" / "dagster-demo" / "Dockerfile"
+IMAGE_REQUIREMENTS = DOCKERFILE.parent / "requirements.txt"
+BASE_IMAGE = "dagster/dagster-celery-k8s"
+
+
+def image_base_version(dockerfile: Path = DOCKERFILE) -> str:
+    """The dagster version of the image, from the Dockerfile's FROM line."""
+    text = dockerfile.read_text(encoding="utf-8")
+    match = re.search(rf"^FROM\s+{re.escape(BASE_IMAGE)}:(\S+)", text, re.MULTILINE)
+    if not match:
+        raise ValueError(f"{dockerfile}: no 'FROM {BASE_IMAGE}:<version>' line")
+    return match.group(1)

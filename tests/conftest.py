@@ -48,3 +48,14 @@ def demo_manifest_data() -> dict:
 
 def customer_spec_data() -> dict:
     return yaml.safe_load(CUSTOMER_SPEC.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def compiled_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh copy of demo/ compiled once per test session (like `nox -s compile_demo`)."""
+    from floe.local.compile_all import compile_all
+
+    demo = copy_demo(tmp_path_factory.mktemp("compiled") / "demo")
+    assert not any((demo / p / "target").exists() for p in PRODUCTS)  # BC-11.3 precondition
+    compile_all(demo, progress=lambda _line: None)
+    return demo

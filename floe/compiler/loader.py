@@ -71,7 +71,7 @@ def locate(
 def read_text(path: Path) -> str:
     if not path.is_file():
         raise ConfigFileNotFound(
-            f"file not found: {path}", Location(path), hint="check the path and try again"
+            "file not found", Location(path), hint="check the path and try again"
         )
     if path.stat().st_size > MAX_YAML_BYTES:
         raise ConfigSyntaxError(

@@ -1,0 +1,1 @@
+"""Packaging the demo for the Dagster image and the Helm chart."""
