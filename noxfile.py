@@ -25,7 +25,7 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.error_on_missing_interpreters = True
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, requires=["definitions_compat(stack='image')"])
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, contract, integration, chart, compat; not the live e2e)."""
     quality.tests(session)
