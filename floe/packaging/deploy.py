@@ -1,0 +1,322 @@
+"""The production-like path: image -> kind -> Helm -> readiness (`nox -s build_demo_image`,
+`nox -s demo`, `nox -s demo_down`).
+
+Each step is a :class:`Step` with the exact command it runs, so ``--dry-run`` prints what
+a real run would do.  Prerequisites (docker engine, kind, helm, kubectl) are checked
+first; what is missing is named with how to get it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from floe.errors import FloeError, PrerequisiteError
+from floe.packaging.context import context_digest, context_files
+from floe.packaging.layout import code_locations
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = "floe"
+NAMESPACE = "floe"
+RELEASE = "floe-platform"
+IMAGE_REPOSITORY = "floe-dagster-demo"
+DOCKERFILE = Path("docker/dagster-demo/Dockerfile")
+KIND_CONFIG = Path("docker/kind/cluster.yaml")
+CHART = Path("helm/floe-platform")
+VALUES = {"demo": CHART / "values-demo.yaml", "test": CHART / "values-test.yaml"}
+HELM_TIMEOUT = "15m"
+READY_TIMEOUT_S = 600
+
+INSTALL_HINTS = {
+    "docker": "install Docker Engine (https://docs.docker.com/engine/install/) and start it",
+    "kind": "go install sigs.k8s.io/kind@v0.29.0, or see https://kind.sigs.k8s.io/docs/user/quick-start/",
+    "helm": "install Helm 3.14+ or 4 (https://helm.sh/docs/intro/install/)",
+    "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/)",
+}
+# How to ask each tool for its version; docker asks the engine, not only the client.
+VERSION_COMMANDS = {
+    "docker": ["docker", "info", "--format", "{{.ServerVersion}}"],
+    "kind": ["kind", "version"],
+    "helm": ["helm", "version", "--short"],
+    "kubectl": ["kubectl", "version", "--client", "--output=json"],
+}
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@dataclass(frozen=True)
+class Step:
+    description: str
+    argv: list[str]
+    check: bool = True
+
+    def shell(self) -> str:
+        return shlex.join(self.argv)
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+
+    def add(self, description: str, *argv: str, check: bool = True) -> None:
+        self.steps.append(Step(description, list(argv), check))
+
+
+def _run(argv: Sequence[str], runner: Runner, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return runner(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def check_prerequisites(
+    tools: Sequence[str], *, which: Callable[[str], str | None] = shutil.which,
+    runner: Runner = subprocess.run,
+) -> dict[str, str]:
+    """Each tool's version; raises PrerequisiteError naming every missing one."""
+    versions: dict[str, str] = {}
+    problems: list[str] = []
+    for tool in tools:
+        if which(tool) is None:
+            problems.append(f"{tool}: not found on PATH; {INSTALL_HINTS[tool]}")
+            continue
+        try:
+            done = _run(VERSION_COMMANDS[tool], runner)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problems.append(f"{tool}: cannot run ({exc}); {INSTALL_HINTS[tool]}")
+            continue
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            what = "the Docker engine is not reachable" if tool == "docker" else "failed"
+            problems.append(f"{tool}: {what} ({detail[0]}); {INSTALL_HINTS[tool]}")
+            continue
+        versions[tool] = done.stdout.strip()
+    if problems:
+        raise PrerequisiteError(
+            f"missing prerequisites for this session: {', '.join(p.split(':')[0] for p in problems)}",
+            details=problems,
+            hint="or run the local demo instead: nox -s run_demo (no Docker or cluster needed)",
+        )
+    return versions
+
+
+def helm_major(version_text: str) -> int:
+    match = re.search(r"v?(\d+)\.\d+", version_text)
+    if not match:
+        raise PrerequisiteError(f"cannot read the Helm version from {version_text!r}")
+    return int(match.group(1))
+
+
+def rollback_flag(version_text: str) -> str:
+    """Helm 4 renamed --atomic to --rollback-on-failure."""
+    return "--rollback-on-failure" if helm_major(version_text) >= 4 else "--atomic"
+
+
+def image_tag(root: Path = ROOT) -> str:
+    """A tag from the build context's content: it changes when the image's input does."""
+    return context_digest(root, context_files(root))[:12]
+
+
+def native_platform() -> str:
+    machine = platform.machine().lower()
+    return "linux/arm64" if machine in {"arm64", "aarch64"} else "linux/amd64"
+
+
+def build_plan(tag: str, cluster_exists: bool) -> Plan:
+    image = f"{IMAGE_REPOSITORY}:{tag}"
+    plan = Plan()
+    if not cluster_exists:
+        plan.add(
+            "create the kind cluster (it must exist before an image can be loaded)",
+            "kind", "create", "cluster", "--name", CLUSTER, "--config", str(KIND_CONFIG),
+            "--wait", "120s",
+        )
+    plan.add(
+        "build the demo image for this machine's platform (python-on-whales)",
+        "docker", "buildx", "build", "--file", str(DOCKERFILE), "--platform", native_platform(),
+        "--tag", image, "--tag", f"{IMAGE_REPOSITORY}:latest", "--load", ".",
+    )
+    plan.add(
+        "load the image into the kind cluster's node",
+        "kind", "load", "docker-image", image, f"{IMAGE_REPOSITORY}:latest", "--name", CLUSTER,
+    )
+    return plan
+
+
+def workspace_locations(demo_dir: Path) -> list[dict[str, str]]:
+    """The chart's workspace.locations, derived from the products under demo/."""
+    return [{"location": c.location_name, "module": c.module_name} for c in code_locations(demo_dir)]
+
+
+def deploy_plan(tag: str, values: str, helm_version: str, demo_dir: Path = ROOT / "demo") -> Plan:
+    plan = Plan()
+    plan.add("fetch the chart's pinned dependencies (Dagster)", "helm", "dependency", "build", str(CHART))
+    image_set = [
+        f"dagster.dagsterWebserver.image.tag={tag}",
+        f"dagster.dagsterDaemon.image.tag={tag}",
+    ]
+    plan.add(
+        "install or upgrade the platform and wait for it (bootstrap hooks included)",
+        "helm", "upgrade", "--install", RELEASE, str(CHART), "--namespace", NAMESPACE,
+        "--create-namespace", "--values", str(VALUES[values]),
+        *[arg for item in image_set for arg in ("--set", item)],
+        "--set-json", f"workspace.locations={json.dumps(workspace_locations(demo_dir))}",
+        "--wait", "--timeout", HELM_TIMEOUT, rollback_flag(helm_version),
+    )
+    return plan
+
+
+def down_plan(delete_cluster: bool) -> Plan:
+    plan = Plan()
+    plan.add("uninstall the release", "helm", "uninstall", RELEASE, "--namespace", NAMESPACE, check=False)
+    if delete_cluster:
+        plan.add("delete the kind cluster", "kind", "delete", "cluster", "--name", CLUSTER)
+    return plan
+
+
+def execute(plan: Plan, *, dry_run: bool, echo: Callable[[str], None] = print,
+            runner: Runner = subprocess.run) -> None:
+    for index, step in enumerate(plan.steps, 1):
+        echo(f"[{index}/{len(plan.steps)}] {step.description}\n    $ {step.shell()}")
+        if dry_run:
+            continue
+        if step.argv[:2] == ["docker", "buildx"]:
+            _docker_build(step)
+            continue
+        done = runner(step.argv, cwd=ROOT, check=False, text=True)
+        if done.returncode != 0 and step.check:
+            raise FloeError(f"step failed ({step.description}): exit {done.returncode}: {step.shell()}")
+
+
+def _docker_build(step: Step) -> None:
+    from python_on_whales import docker
+
+    argv = step.argv
+    tags = [argv[i + 1] for i, a in enumerate(argv) if a == "--tag"]
+    docker.build(
+        context_path=ROOT,
+        file=ROOT / argv[argv.index("--file") + 1],
+        platforms=[argv[argv.index("--platform") + 1]],
+        tags=tags,
+        load=True,
+    )
+
+
+def kind_cluster_exists(runner: Runner = subprocess.run) -> bool:
+    done = _run(["kind", "get", "clusters"], runner)
+    return CLUSTER in done.stdout.split()
+
+
+# ---------------------------------------------------------------- readiness (AC-10.7)
+
+WORKSPACE_QUERY = (
+    "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+    "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+)
+
+
+def readiness_checks(demo_dir: Path) -> list[Step]:
+    """What must be true before e2e tests start (bucket, catalog, code locations)."""
+    kubectl = ["kubectl", "--namespace", NAMESPACE]
+    locations = [c.location_name for c in code_locations(demo_dir)]
+    probe = (
+        "import json,sys,urllib.request as u;"
+        f"q={json.dumps({'query': WORKSPACE_QUERY})!r};"
+        "r=u.urlopen(u.Request('http://localhost:80/graphql',q.encode(),"
+        "{'Content-Type':'application/json'}),timeout=10);"
+        "e=json.load(r)['data']['workspaceOrError']['locationEntries'];"
+        "ok=sorted(x['name'] for x in e if x['locationOrLoadError']['__typename']=='RepositoryLocation');"
+        f"sys.exit(0 if ok=={sorted(locations)!r} else print(e) or 1)"
+    )
+    return [
+        Step("MinIO bucket created", [*kubectl, "wait", "--for=condition=complete",
+                                      f"job/{RELEASE}-minio-bucket", "--timeout=10s"]),
+        Step("Polaris catalog created", [*kubectl, "wait", "--for=condition=complete",
+                                         f"job/{RELEASE}-polaris-catalog", "--timeout=10s"]),
+        Step("Polaris ready", [*kubectl, "rollout", "status", f"deployment/{RELEASE}-polaris",
+                               "--timeout=10s"]),
+        Step("Marquez ready", [*kubectl, "rollout", "status", f"deployment/{RELEASE}-marquez",
+                               "--timeout=10s"]),
+        Step(f"Dagster code locations loaded: {', '.join(locations)}",
+             [*kubectl, "exec", f"deployment/{RELEASE}-dagster-webserver", "--",
+              "python", "-c", probe]),
+    ]
+
+
+def wait_ready(checks: list[Step], *, timeout_s: float = READY_TIMEOUT_S,
+               echo: Callable[[str], None] = print, runner: Runner = subprocess.run,
+               sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic) -> None:
+    """Retry every check until all pass or the timeout ends; then say what is not ready."""
+    deadline = clock() + timeout_s
+    pending = list(checks)
+    last: dict[str, str] = {}
+    while pending:
+        still = []
+        for check in pending:
+            done = _run(check.argv, runner)
+            if done.returncode == 0:
+                echo(f"ready: {check.description}")
+            else:
+                still.append(check)
+                last[check.description] = (done.stderr or done.stdout).strip()[-300:]
+        pending = still
+        if pending and clock() >= deadline:
+            raise FloeError(
+                f"not ready after {timeout_s:.0f}s: {', '.join(c.description for c in pending)}",
+                details=[f"{c.description}: {last.get(c.description, '')}" for c in pending],
+            )
+        if pending:
+            sleep(5)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m floe.packaging.deploy", description=__doc__)
+    parser.add_argument("action", choices=["build", "deploy", "down"])
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--values", choices=sorted(VALUES), default="demo")
+    parser.add_argument("--delete-cluster", action="store_true", help="down: also delete kind")
+    args = parser.parse_args(argv)
+    try:
+        tools = {"build": ["docker", "kind"], "deploy": ["helm", "kubectl", "kind"],
+                 "down": ["helm", "kind"]}[args.action]
+        if args.dry_run:
+            versions = {"helm": "v4.0.0 (dry run assumes Helm 4)"}
+            try:
+                versions.update(check_prerequisites(tools))
+            except PrerequisiteError as missing:
+                print(f"note (dry run continues): {missing}")
+        else:
+            versions = check_prerequisites(tools)
+        tag = image_tag()
+        if args.action == "build":
+            exists = not args.dry_run and kind_cluster_exists()
+            execute(build_plan(tag, exists), dry_run=args.dry_run)
+        elif args.action == "deploy":
+            execute(deploy_plan(tag, args.values, versions["helm"]), dry_run=args.dry_run)
+            checks = readiness_checks(ROOT / "demo")
+            if args.dry_run:
+                for check in checks:
+                    print(f"[ready?] {check.description}\n    $ {check.shell()}")
+            else:
+                wait_ready(checks)
+        else:
+            execute(down_plan(args.delete_cluster), dry_run=args.dry_run)
+    except FloeError as error:
+        print(str(error), file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
