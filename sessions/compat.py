@@ -8,7 +8,7 @@ from sessions.config import IMAGE_REQUIREMENTS, image_base_version
 
 # stack -> how to install it; the image's pins come from its Dockerfile and requirements
 STACKS: dict[str, list[str]] = {
-    "pinned": ["-e", ".[dev]"],
+    "pinned": ["-e", ".[stack,dev]"],
     "image": [f"dagster=={image_base_version()}", "-r", str(IMAGE_REQUIREMENTS)],
 }
 
@@ -18,6 +18,6 @@ def definitions_compat(session: nox.Session, stack: str) -> None:
     if stack == "image":
         # floe itself goes in without letting pip move the image's dagster/dbt pins
         session.install("--no-deps", "-e", ".")
-        session.install("pytest", "pathspec")
+        session.install("pytest==9.2.0")
     session.run("pip", "check")
     session.run("pytest", "tests/compat", "-q", *session.posargs, env={"FLOE_STACK": stack})

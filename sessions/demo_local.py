@@ -8,7 +8,7 @@ from sessions.config import DEMO_DIR
 
 
 def _install(session: nox.Session) -> None:
-    session.install("-e", ".")
+    session.install("-e", ".[stack]")
 
 
 def compile_demo(session: nox.Session) -> None:

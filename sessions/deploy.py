@@ -9,7 +9,7 @@ import nox
 
 
 def _deploy(session: nox.Session, action: str) -> None:
-    session.install("-e", ".[deploy]")
+    session.install("-e", ".[stack,deploy]")
     session.run("python", "-m", "floe.packaging.deploy", action, *session.posargs)
 
 

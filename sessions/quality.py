@@ -9,12 +9,12 @@ LINT_TARGETS = ["floe", "sessions", "noxfile.py"]
 
 
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[stack,dev]")
     session.run("pytest", *(session.posargs or DEFAULT_PYTEST_ARGS))
 
 
 def lint(session: nox.Session) -> None:
-    session.install("-e", ".[lint]")
+    session.install("-e", ".[stack,lint]")
     session.run("ruff", "check", *LINT_TARGETS)
     session.run("ruff", "format", "--check", *LINT_TARGETS)
     session.run("mypy", "floe", "sessions")
