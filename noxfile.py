@@ -17,8 +17,8 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sessions import compat, demo_local, deploy, quality  # noqa: E402
-from sessions.config import PYTHON  # noqa: E402
+from sessions import compat, demo_local, deploy, quality
+from sessions.config import PYTHON
 
 nox.needs_version = ">=2025.2.9"
 nox.options.sessions = ["tests", "lint"]

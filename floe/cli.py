@@ -108,11 +108,18 @@ def schema(document: str, output: Path | None) -> None:
 
     Point your editor's YAML language server at it for completion and checks.
     """
+    from pydantic import BaseModel
+
     from floe.compiler.writer import write_atomic
     from floe.schemas import CompiledArtifacts, FloeSpec, PlatformManifest
 
-    model = {"manifest": PlatformManifest, "spec": FloeSpec, "artifacts": CompiledArtifacts}
-    text = json.dumps(model[document].model_json_schema(by_alias=True), indent=2, sort_keys=True)
+    models: dict[str, type[BaseModel]] = {
+        "manifest": PlatformManifest,
+        "spec": FloeSpec,
+        "artifacts": CompiledArtifacts,
+    }
+    schema_dict = models[document].model_json_schema(by_alias=True)
+    text = json.dumps(schema_dict, indent=2, sort_keys=True)
     if output:
         write_atomic(output, text + "\n")
         click.echo(f"wrote {output}")
@@ -134,17 +141,23 @@ def platform() -> None:
     "--manifest", type=PathArg, help="manifest.yaml (default: floe.yaml's platform.manifest)."
 )
 @click.option(
-    "--output", "-o", type=PathArg,
+    "--output",
+    "-o",
+    type=PathArg,
     help="Where to write the artifacts (default: compiled_artifacts.json beside floe.yaml).",
 )
 @click.option(
-    "--generate-definitions", is_flag=True,
+    "--generate-definitions",
+    is_flag=True,
     help="Also write the product's Dagster definitions.py beside floe.yaml.",
 )
 @click.option("--enforcement-report", type=PathArg, help="Write the full governance result here.")
 @click.option(
-    "--enforcement-format", type=click.Choice(["json", "sarif"]), default="json",
-    show_default=True, help="Format of --enforcement-report.",
+    "--enforcement-format",
+    type=click.Choice(["json", "sarif"]),
+    default="json",
+    show_default=True,
+    help="Format of --enforcement-report.",
 )
 @handles_errors
 def platform_compile(
@@ -198,7 +211,10 @@ def demo() -> None:
 
 
 _demo_dir = click.option(
-    "--demo-dir", type=DirArg, default=Path("demo"), show_default=True,
+    "--demo-dir",
+    type=DirArg,
+    default=Path("demo"),
+    show_default=True,
     help="Directory holding manifest.yaml and one folder per product.",
 )
 _products = click.option(

@@ -45,8 +45,10 @@ class FloeError(Exception):
     exit_code = 1
 
     def __str__(self) -> str:
-        head = f"{self.code} {self.location}: {self.message}" if self.location else (
-            f"{self.code} {self.message}"
+        head = (
+            f"{self.code} {self.location}: {self.message}"
+            if self.location
+            else (f"{self.code} {self.message}")
         )
         extra: list[str] = []
         if self.expected is not None:

@@ -19,9 +19,7 @@ GENERATED = ("target", "logs", "profiles.yml", "compiled_artifacts.json", "defin
 
 def copy_demo(dest: Path) -> Path:
     """A copy of demo/ without anything generated (as on a fresh clone)."""
-    shutil.copytree(
-        DEMO, dest, ignore=shutil.ignore_patterns(*GENERATED, ".floe", "__pycache__")
-    )
+    shutil.copytree(DEMO, dest, ignore=shutil.ignore_patterns(*GENERATED, ".floe", "__pycache__"))
     return dest
 
 

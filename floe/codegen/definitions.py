@@ -15,7 +15,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     trim_blocks=False,
-    autoescape=False,  # noqa: S701 - Python source, values pass through the `py` filter
+    autoescape=False,
 )
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from floe.errors import ConfigFileNotFound, ConfigValidationError, DbtError, Location
 from floe.compiler.loader import parse_yaml, read_text
+from floe.errors import ConfigFileNotFound, ConfigValidationError, DbtError, Location
 
 _CWD_LOCK = threading.Lock()
 

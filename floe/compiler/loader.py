@@ -119,17 +119,16 @@ def _build(
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise ConfigSyntaxError("mapping keys must be scalars", _mark(key_node, path))
             key = str(key)
+            child = (*here, key)
             if key in out:
-                raise ConfigSyntaxError(
-                    f"duplicate key {key!r}", _mark(key_node, path, here + (key,))
-                )
-            positions[here + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _build(value_node, here + (key,), positions, constructor, path, depth + 1)
-            positions[here + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                raise ConfigSyntaxError(f"duplicate key {key!r}", _mark(key_node, path, child))
+            out[key] = _build(value_node, child, positions, constructor, path, depth + 1)
+            # a key's own line beats its value's (errors about a field point at its key)
+            positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _build(item, here + (i,), positions, constructor, path, depth + 1)
+            _build(item, (*here, i), positions, constructor, path, depth + 1)
             for i, item in enumerate(node.value)
         ]
     try:
@@ -195,7 +194,9 @@ def load_model(path: Path, model: type[M], what: str) -> Loaded[M]:
     data, positions = parse_yaml(text, path)
     if not isinstance(data, dict):
         raise ConfigValidationError(
-            f"invalid {what}", Location(path, 1, 1), expected="a mapping at the top level",
+            f"invalid {what}",
+            Location(path, 1, 1),
+            expected="a mapping at the top level",
             found=type(data).__name__,
         )
     with warnings.catch_warnings(record=True) as caught:
@@ -209,7 +210,9 @@ def load_model(path: Path, model: type[M], what: str) -> Loaded[M]:
     ]
     if isinstance(result, PlatformManifest):
         load_warnings = [
-            LoadWarning(f"unknown top-level field '{name}' is ignored", locate(path, positions, (name,)))
+            LoadWarning(
+                f"unknown top-level field '{name}' is ignored", locate(path, positions, (name,))
+            )
             for name in result.unknown_fields()
         ]
     return Loaded(result, path, text, positions, load_warnings)

@@ -79,9 +79,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
     product_dir = spec.path.parent
     dbt_project = read_dbt_project(product_dir)
     profiles = build_profiles(dbt_project.profile, manifest.model.plugins.compute)
-    profiles_text = render_profiles(
-        profiles, profiles_header(Path(spec_path), manifest.path)
-    )
+    profiles_text = render_profiles(profiles, profiles_header(Path(spec_path), manifest.path))
 
     with temporary_dir("floe-profiles-") as profiles_dir:
         write_atomic(profiles_dir / PROFILES_FILE, profiles_text)
@@ -145,4 +143,3 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
 def compile_pipeline(spec_path: Path, manifest_path: Path | None = None) -> CompiledArtifacts:
     """The compiled contract for one product (see :func:`compile_product`)."""
     return compile_product(spec_path, manifest_path).artifacts
-

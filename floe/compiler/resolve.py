@@ -84,7 +84,7 @@ def resolve_governance(manifest: PlatformManifest, spec: FloeSpec) -> ResolvedGo
         extra.policy_enforcement_level if extra else None,
     )
     return ResolvedGovernance(
-        policy_enforcement_level=level,  # type: ignore[arg-type]
+        policy_enforcement_level=level,
         audit_logging=base.audit_logging if base else None,
         data_retention_days=base.data_retention_days if base else None,
         naming=base.naming if base else None,

@@ -41,9 +41,10 @@ def compile_all(
             raise
         seconds = time.perf_counter() - start
         summary = result.enforcement.summary()
+        models = len(result.artifacts.transforms.models)
         progress(
-            f"[{index}/{len(products)}] {product.name}: ok in {seconds:.1f}s "
-            f"({len(result.artifacts.transforms.models)} models; governance {summary.enforcement_level}: "
+            f"[{index}/{len(products)}] {product.name}: ok in {seconds:.1f}s ({models} models; "
+            f"governance {summary.enforcement_level}: "
             f"{summary.error_count} errors, {summary.warning_count} warnings)"
         )
         for violation in result.enforcement.violations:

@@ -25,7 +25,8 @@ def workspace(demo_dir: Path) -> dict[str, object]:
         definitions = product / DEFINITIONS_FILE
         if not definitions.is_file():
             raise FloeError(
-                f"{product.name} has no generated definitions.py", Location(definitions),
+                f"{product.name} has no generated definitions.py",
+                Location(definitions),
                 hint="run `nox -s compile_demo` first",
             )
         entries.append(

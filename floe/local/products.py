@@ -16,7 +16,8 @@ def discover_products(demo_dir: Path, only: list[str] | None = None) -> list[Pat
     demo_dir = Path(demo_dir)
     if not (demo_dir / MANIFEST_FILE).is_file():
         raise ConfigFileNotFound(
-            f"no {MANIFEST_FILE} in {demo_dir}", Location(demo_dir / MANIFEST_FILE),
+            f"no {MANIFEST_FILE} in {demo_dir}",
+            Location(demo_dir / MANIFEST_FILE),
             hint="pass the directory that holds manifest.yaml and the product folders",
         )
     products = sorted(p.parent for p in demo_dir.glob(f"*/{SPEC_FILE}"))

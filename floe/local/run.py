@@ -40,7 +40,8 @@ def load_definitions_module(product_dir: Path) -> ModuleType:
     path = product_dir / DEFINITIONS_FILE
     if not path.is_file():
         raise FloeError(
-            "no generated definitions.py", Location(path),
+            "no generated definitions.py",
+            Location(path),
             hint="run `nox -s compile_demo` (or floe platform compile --generate-definitions)",
         )
     name = f"floe_local_{product_dir.name.replace('-', '_')}_definitions"
@@ -108,9 +109,7 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
             )
     seconds = time.perf_counter() - start
     errors = [
-        str(event.message)
-        for event in result.all_events
-        if event.is_failure and event.message
+        str(event.message) for event in result.all_events if event.is_failure and event.message
     ]
     settings = ObservabilitySettings.load(product_dir, {**LOCAL_OBSERVABILITY_ENV, **(env or {})})
     last_path = settings.output_dir / LAST_RUN_FILE
@@ -141,7 +140,8 @@ def run_all(product_dirs: list[Path], progress: Any = print) -> list[ProductRun]
         progress(format_run(run))
         if not run.success:
             raise DbtError(
-                f"{run.name}: materialization failed", Location(product_dir / DEFINITIONS_FILE),
+                f"{run.name}: materialization failed",
+                Location(product_dir / DEFINITIONS_FILE),
                 details=run.errors,
             )
     return runs

@@ -72,12 +72,16 @@ class Plan:
         self.steps.append(Step(description, list(argv), check))
 
 
-def _run(argv: Sequence[str], runner: Runner, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: Sequence[str], runner: Runner, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return runner(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def check_prerequisites(
-    tools: Sequence[str], *, which: Callable[[str], str | None] = shutil.which,
+    tools: Sequence[str],
+    *,
+    which: Callable[[str], str | None] = shutil.which,
     runner: Runner = subprocess.run,
 ) -> dict[str, str]:
     """Each tool's version; raises PrerequisiteError naming every missing one."""
@@ -99,8 +103,9 @@ def check_prerequisites(
             continue
         versions[tool] = done.stdout.strip()
     if problems:
+        names = ", ".join(p.split(":")[0] for p in problems)
         raise PrerequisiteError(
-            f"missing prerequisites for this session: {', '.join(p.split(':')[0] for p in problems)}",
+            f"missing prerequisites for this session: {names}",
             details=problems,
             hint="or run the local demo instead: nox -s run_demo (no Docker or cluster needed)",
         )
@@ -135,54 +140,101 @@ def build_plan(tag: str, cluster_exists: bool) -> Plan:
     if not cluster_exists:
         plan.add(
             "create the kind cluster (it must exist before an image can be loaded)",
-            "kind", "create", "cluster", "--name", CLUSTER, "--config", str(KIND_CONFIG),
-            "--wait", "120s",
+            "kind",
+            "create",
+            "cluster",
+            "--name",
+            CLUSTER,
+            "--config",
+            str(KIND_CONFIG),
+            "--wait",
+            "120s",
         )
     plan.add(
         "build the demo image for this machine's platform (python-on-whales)",
-        "docker", "buildx", "build", "--file", str(DOCKERFILE), "--platform", native_platform(),
-        "--tag", image, "--tag", f"{IMAGE_REPOSITORY}:latest", "--load", ".",
+        "docker",
+        "buildx",
+        "build",
+        "--file",
+        str(DOCKERFILE),
+        "--platform",
+        native_platform(),
+        "--tag",
+        image,
+        "--tag",
+        f"{IMAGE_REPOSITORY}:latest",
+        "--load",
+        ".",
     )
     plan.add(
         "load the image into the kind cluster's node",
-        "kind", "load", "docker-image", image, f"{IMAGE_REPOSITORY}:latest", "--name", CLUSTER,
+        "kind",
+        "load",
+        "docker-image",
+        image,
+        f"{IMAGE_REPOSITORY}:latest",
+        "--name",
+        CLUSTER,
     )
     return plan
 
 
 def workspace_locations(demo_dir: Path) -> list[dict[str, str]]:
     """The chart's workspace.locations, derived from the products under demo/."""
-    return [{"location": c.location_name, "module": c.module_name} for c in code_locations(demo_dir)]
+    return [
+        {"location": c.location_name, "module": c.module_name} for c in code_locations(demo_dir)
+    ]
 
 
 def deploy_plan(tag: str, values: str, helm_version: str, demo_dir: Path = ROOT / "demo") -> Plan:
     plan = Plan()
-    plan.add("fetch the chart's pinned dependencies (Dagster)", "helm", "dependency", "build", str(CHART))
+    plan.add(
+        "fetch the chart's pinned dependencies (Dagster)", "helm", "dependency", "build", str(CHART)
+    )
     image_set = [
         f"dagster.dagsterWebserver.image.tag={tag}",
         f"dagster.dagsterDaemon.image.tag={tag}",
     ]
     plan.add(
         "install or upgrade the platform and wait for it (bootstrap hooks included)",
-        "helm", "upgrade", "--install", RELEASE, str(CHART), "--namespace", NAMESPACE,
-        "--create-namespace", "--values", str(VALUES[values]),
+        "helm",
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--create-namespace",
+        "--values",
+        str(VALUES[values]),
         *[arg for item in image_set for arg in ("--set", item)],
-        "--set-json", f"workspace.locations={json.dumps(workspace_locations(demo_dir))}",
-        "--wait", "--timeout", HELM_TIMEOUT, rollback_flag(helm_version),
+        "--set-json",
+        f"workspace.locations={json.dumps(workspace_locations(demo_dir))}",
+        "--wait",
+        "--timeout",
+        HELM_TIMEOUT,
+        rollback_flag(helm_version),
     )
     return plan
 
 
 def down_plan(delete_cluster: bool) -> Plan:
     plan = Plan()
-    plan.add("uninstall the release", "helm", "uninstall", RELEASE, "--namespace", NAMESPACE, check=False)
+    plan.add(
+        "uninstall the release", "helm", "uninstall", RELEASE, "--namespace", NAMESPACE, check=False
+    )
     if delete_cluster:
         plan.add("delete the kind cluster", "kind", "delete", "cluster", "--name", CLUSTER)
     return plan
 
 
-def execute(plan: Plan, *, dry_run: bool, echo: Callable[[str], None] = print,
-            runner: Runner = subprocess.run) -> None:
+def execute(
+    plan: Plan,
+    *,
+    dry_run: bool,
+    echo: Callable[[str], None] = print,
+    runner: Runner = subprocess.run,
+) -> None:
     for index, step in enumerate(plan.steps, 1):
         echo(f"[{index}/{len(plan.steps)}] {step.description}\n    $ {step.shell()}")
         if dry_run:
@@ -192,7 +244,9 @@ def execute(plan: Plan, *, dry_run: bool, echo: Callable[[str], None] = print,
             continue
         done = runner(step.argv, cwd=ROOT, check=False, text=True)
         if done.returncode != 0 and step.check:
-            raise FloeError(f"step failed ({step.description}): exit {done.returncode}: {step.shell()}")
+            raise FloeError(
+                f"step failed ({step.description}): exit {done.returncode}: {step.shell()}"
+            )
 
 
 def _docker_build(step: Step) -> None:
@@ -232,28 +286,63 @@ def readiness_checks(demo_dir: Path) -> list[Step]:
         "r=u.urlopen(u.Request('http://localhost:80/graphql',q.encode(),"
         "{'Content-Type':'application/json'}),timeout=10);"
         "e=json.load(r)['data']['workspaceOrError']['locationEntries'];"
-        "ok=sorted(x['name'] for x in e if x['locationOrLoadError']['__typename']=='RepositoryLocation');"
+        "ok=sorted(x['name'] for x in e"
+        " if x['locationOrLoadError']['__typename']=='RepositoryLocation');"
         f"sys.exit(0 if ok=={sorted(locations)!r} else print(e) or 1)"
     )
     return [
-        Step("MinIO bucket created", [*kubectl, "wait", "--for=condition=complete",
-                                      f"job/{RELEASE}-minio-bucket", "--timeout=10s"]),
-        Step("Polaris catalog created", [*kubectl, "wait", "--for=condition=complete",
-                                         f"job/{RELEASE}-polaris-catalog", "--timeout=10s"]),
-        Step("Polaris ready", [*kubectl, "rollout", "status", f"deployment/{RELEASE}-polaris",
-                               "--timeout=10s"]),
-        Step("Marquez ready", [*kubectl, "rollout", "status", f"deployment/{RELEASE}-marquez",
-                               "--timeout=10s"]),
-        Step(f"Dagster code locations loaded: {', '.join(locations)}",
-             [*kubectl, "exec", f"deployment/{RELEASE}-dagster-webserver", "--",
-              "python", "-c", probe]),
+        Step(
+            "MinIO bucket created",
+            [
+                *kubectl,
+                "wait",
+                "--for=condition=complete",
+                f"job/{RELEASE}-minio-bucket",
+                "--timeout=10s",
+            ],
+        ),
+        Step(
+            "Polaris catalog created",
+            [
+                *kubectl,
+                "wait",
+                "--for=condition=complete",
+                f"job/{RELEASE}-polaris-catalog",
+                "--timeout=10s",
+            ],
+        ),
+        Step(
+            "Polaris ready",
+            [*kubectl, "rollout", "status", f"deployment/{RELEASE}-polaris", "--timeout=10s"],
+        ),
+        Step(
+            "Marquez ready",
+            [*kubectl, "rollout", "status", f"deployment/{RELEASE}-marquez", "--timeout=10s"],
+        ),
+        Step(
+            f"Dagster code locations loaded: {', '.join(locations)}",
+            [
+                *kubectl,
+                "exec",
+                f"deployment/{RELEASE}-dagster-webserver",
+                "--",
+                "python",
+                "-c",
+                probe,
+            ],
+        ),
     ]
 
 
-def wait_ready(checks: list[Step], *, timeout_s: float = READY_TIMEOUT_S,
-               echo: Callable[[str], None] = print, runner: Runner = subprocess.run,
-               sleep: Callable[[float], None] = time.sleep,
-               clock: Callable[[], float] = time.monotonic) -> None:
+def wait_ready(
+    checks: list[Step],
+    *,
+    timeout_s: float = READY_TIMEOUT_S,
+    echo: Callable[[str], None] = print,
+    runner: Runner = subprocess.run,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
     """Retry every check until all pass or the timeout ends; then say what is not ready."""
     deadline = clock() + timeout_s
     pending = list(checks)
@@ -288,8 +377,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--delete-cluster", action="store_true", help="down: also delete kind")
     args = parser.parse_args(argv)
     try:
-        tools = {"build": ["docker", "kind"], "deploy": ["helm", "kubectl", "kind"],
-                 "down": ["helm", "kind"]}[args.action]
+        tools = {
+            "build": ["docker", "kind"],
+            "deploy": ["helm", "kubectl", "kind"],
+            "down": ["helm", "kind"],
+        }[args.action]
         if args.dry_run:
             versions = {"helm": "v4.0.0 (dry run assumes Helm 4)"}
             try:

@@ -1,5 +1,8 @@
-"""Runtime helpers the generated definitions call.  Standard library only, Python >= 3.10: they run in the
-Dagster image (dagster 1.9.6) as well as in-process with the pinned dev stack."""
+"""Runtime helpers the generated definitions call.
+
+Standard library only, Python >= 3.10: they run in the Dagster image (dagster 1.9.6) as
+well as in-process with the pinned dev stack.
+"""
 
 from floe.runtime.report import ObservabilitySettings, report_dbt_run
 

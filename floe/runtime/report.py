@@ -7,7 +7,7 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,9 @@ class ObservabilitySettings:
         env = dict(os.environ if env is None else env)
         artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
         obs = artifacts["observability"]
-        transport = obs.get("lineage_transport") or ("http" if obs.get("lineage_endpoint") else "file")
+        transport = obs.get("lineage_transport") or (
+            "http" if obs.get("lineage_endpoint") else "file"
+        )
         if not obs.get("lineage", True):
             transport = "none"
         exporter = obs["telemetry"].get("exporter", "otlp")
@@ -57,7 +59,7 @@ class ObservabilitySettings:
 
 def _iso(text: str | None) -> str:
     if not text:
-        return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        return datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return text if text.endswith("Z") or "+" in text[10:] else text + "Z"
 
 
@@ -67,7 +69,11 @@ def _nanos(text: str | None) -> int:
 
 
 def _lineage_event(
-    settings: ObservabilitySettings, kind: str, when: str, run_id: str, node: dict[str, Any],
+    settings: ObservabilitySettings,
+    kind: str,
+    when: str,
+    run_id: str,
+    node: dict[str, Any],
     inputs: list[str],
 ) -> dict[str, Any]:
     name = node["unique_id"].split(".")[-1]
@@ -78,7 +84,9 @@ def _lineage_event(
         "schemaURL": RUN_EVENT_SCHEMA,
         "run": {"runId": run_id},
         "job": {"namespace": settings.namespace, "name": f"{settings.product}.{name}"},
-        "inputs": [{"namespace": settings.namespace, "name": f"{settings.product}.{i}"} for i in inputs],
+        "inputs": [
+            {"namespace": settings.namespace, "name": f"{settings.product}.{i}"} for i in inputs
+        ],
         "outputs": [{"namespace": settings.namespace, "name": f"{settings.product}.{name}"}],
     }
 
@@ -95,7 +103,8 @@ def report_dbt_run(
 
     settings = ObservabilitySettings.load(product_dir, env)
     lineage = Sink(
-        settings.lineage_transport, settings.output_dir / "openlineage.jsonl",
+        settings.lineage_transport,
+        settings.output_dir / "openlineage.jsonl",
         settings.lineage_endpoint,
     )
     spans = Sink(settings.span_exporter, settings.output_dir / "spans.jsonl")
@@ -119,7 +128,9 @@ def report_dbt_run(
         inputs = parents.get(unique_id, [])
         lineage.emit(_lineage_event(settings, "START", _iso(started), node_run, node, inputs))
         lineage.emit(
-            _lineage_event(settings, "COMPLETE" if ok else "FAIL", _iso(ended), node_run, node, inputs)
+            _lineage_event(
+                settings, "COMPLETE" if ok else "FAIL", _iso(ended), node_run, node, inputs
+            )
         )
         spans.emit(
             {
@@ -134,7 +145,9 @@ def report_dbt_run(
                     "service.name": settings.product,
                     "floe.run_id": run_id,
                     "dbt.unique_id": unique_id,
-                    "dbt.rows_affected": (result.get("adapter_response") or {}).get("rows_affected"),
+                    "dbt.rows_affected": (result.get("adapter_response") or {}).get(
+                        "rows_affected"
+                    ),
                 },
             }
         )

@@ -54,8 +54,13 @@ def test_ac_11_5_module_imports_from_working_directory(
     module = location.module
     env = {**os.environ, "PYTHONPATH": str(app_demo)}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, module], cwd=app_demo, env=env,
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-c", PROBE, module],
+        cwd=app_demo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ModuleNotFoundError" not in out.stderr

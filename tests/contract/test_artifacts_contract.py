@@ -51,7 +51,9 @@ def test_ac_9_2_unknown_transport_is_rejected() -> None:
 
 def test_ac_9_3_version_is_0_8_0_with_history_entry() -> None:
     assert COMPILED_ARTIFACTS_VERSION == "0.8.0"
-    assert VERSION_HISTORY["0.8.0"] == "Add lineage_endpoint, lineage_transport to ObservabilityConfig"
+    assert (
+        VERSION_HISTORY["0.8.0"] == "Add lineage_endpoint, lineage_transport to ObservabilityConfig"
+    )
     assert list(VERSION_HISTORY)[-1] == COMPILED_ARTIFACTS_VERSION
     assert _artifacts().version == "0.8.0"
 
@@ -96,7 +98,9 @@ def test_artifacts_carry_storage_plugin_and_schedule() -> None:
         ("artifacts", "CompiledArtifacts", {"metadata", "observability", "plugins"}),
     ],
 )
-def test_json_schema_export_for_each_document(document: str, title: str, required: set[str]) -> None:
+def test_json_schema_export_for_each_document(
+    document: str, title: str, required: set[str]
+) -> None:
     result = CliRunner().invoke(main, ["schema", document])
     assert result.exit_code == 0, result.output
     schema = json.loads(result.output)

@@ -31,7 +31,9 @@ def test_validate_missing_file_exit_3_no_traceback(tmp_path: Path) -> None:
 
 def test_validate_invalid_exit_4_names_file_line_field(tmp_path: Path) -> None:
     bad = tmp_path / "manifest.yaml"
-    bad.write_text(DEMO_MANIFEST.read_text().replace("level: INFO", "level: LOUD"), encoding="utf-8")
+    bad.write_text(
+        DEMO_MANIFEST.read_text().replace("level: INFO", "level: LOUD"), encoding="utf-8"
+    )
     code, out = _run("validate", "--manifest", str(bad))
     assert code == 4
     line = 1 + bad.read_text().splitlines().index("    level: LOUD")
@@ -48,8 +50,13 @@ def test_platform_compile_writes_outputs_and_report(demo_copy: Path, tmp_path: P
     spec = demo_copy / "customer-360" / "floe.yaml"
     report = tmp_path / "report.json"
     code, out = _run(
-        "platform", "compile", "--spec", str(spec), "--generate-definitions",
-        "--enforcement-report", str(report),
+        "platform",
+        "compile",
+        "--spec",
+        str(spec),
+        "--generate-definitions",
+        "--enforcement-report",
+        str(report),
     )
     assert code == 0, out
     for name in ("compiled_artifacts.json", "profiles.yml", "definitions.py"):

@@ -41,7 +41,12 @@ def test_enforcement_summary_counts_real_dbt_models(demo_artifacts) -> None:  # 
     summary = demo_artifacts.enforcement_result
     assert summary.models_validated == 6
     assert summary.enforcement_level == "warn"
-    assert set(summary.policy_types_checked) == {"lineage", "naming", "documentation", "test_coverage"}
+    assert set(summary.policy_types_checked) == {
+        "lineage",
+        "naming",
+        "documentation",
+        "test_coverage",
+    }
     assert summary.passed is True
 
 
@@ -103,5 +108,7 @@ def test_compile_product_writes_only_dbt_target(demo_copy: Path) -> None:
     assert result.dbt_manifest_path == product / "target" / "manifest.json"
     assert not (product / "compiled_artifacts.json").exists()
     assert not (product / "profiles.yml").exists()
-    assert json.loads(result.dbt_manifest_path.read_text())["metadata"]["project_name"] == "customer_360"
-
+    assert (
+        json.loads(result.dbt_manifest_path.read_text())["metadata"]["project_name"]
+        == "customer_360"
+    )

@@ -102,12 +102,15 @@ def test_run_demo_writes_lineage_and_spans_locally(
     assert demo_runs["customer-360"].lineage.startswith(str(out / "openlineage.jsonl"))
 
 
-def test_strict_violation_fails_compile_and_writes_nothing(compiled_demo: Path, demo_copy: Path) -> None:
+def test_strict_violation_fails_compile_and_writes_nothing(
+    compiled_demo: Path, demo_copy: Path
+) -> None:
     """financial-risk is strict in floe.yaml: a violation there fails and names model + rule."""
     schema = demo_copy / "financial-risk" / "models" / "marts" / "_markets__marts.yml"
     schema.write_text(
         schema.read_text().replace(
-            "One row per counterparty — exposure, value-at-risk, concentration and risk tier.", "TODO"
+            "One row per counterparty — exposure, value-at-risk, concentration and risk tier.",
+            "TODO",
         ),
         encoding="utf-8",
     )

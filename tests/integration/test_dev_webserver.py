@@ -44,7 +44,9 @@ def test_dev_webserver_loads_three_code_locations(compiled_demo: Path, tmp_path:
     log = (tmp_path / "webserver.log").open("w")
     proc = subprocess.Popen(
         webserver_command(workspace, "127.0.0.1", port),
-        stdout=log, stderr=subprocess.STDOUT, cwd=compiled_demo,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=compiled_demo,
         env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
     )
     entries: list[dict] = []

@@ -34,9 +34,7 @@ def _build(tmp_path: Path, vars_json: str | None) -> dict[str, int]:
         con.close()
 
 
-@pytest.mark.parametrize(
-    ("days", "kept"), [(1, 2), (7, 3), (30, 4)]
-)
+@pytest.mark.parametrize(("days", "kept"), [(1, 2), (7, 3), (30, 4)])
 def test_retention_deletes_rows_older_than_the_retention_days(
     tmp_path: Path, days: int, kept: int
 ) -> None:

@@ -8,7 +8,6 @@ chart hands to the Dagster subchart are checked as values (AC-11.3), and the lin
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -33,7 +32,11 @@ def _merged(name: str) -> dict[str, Any]:
     def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         out = dict(base)
         for key, value in over.items():
-            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+            out[key] = (
+                merge(out[key], value)
+                if isinstance(value, dict) and isinstance(out.get(key), dict)
+                else value
+            )
         return out
 
     return merge(_values("values.yaml"), _values(name) if name != "values.yaml" else {})
@@ -96,7 +99,10 @@ def test_dagster_dependency_version_matches_the_image_base() -> None:
     dependency = next(d for d in chart["dependencies"] if d["name"] == "dagster")
     assert dependency["version"] == image_base_version() == "1.9.6"
     assert dependency["condition"] == "dagster.enabled"
-    assert _values("values.yaml")["dagster"]["dagsterWebserver"]["image"]["tag"] == image_base_version()
+    assert (
+        _values("values.yaml")["dagster"]["dagsterWebserver"]["image"]["tag"]
+        == image_base_version()
+    )
 
 
 def test_ac_11_5_workspace_lists_three_python_module_locations() -> None:
@@ -140,7 +146,9 @@ def test_bootstrap_hooks_run_bucket_before_catalog_and_are_rerunnable() -> None:
     assert int(bucket["helm.sh/hook-weight"]) < int(catalog["helm.sh/hook-weight"])
     script = jobs[f"{RELEASE}-minio-bucket"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
     assert "mc mb --ignore-existing" in script  # idempotent
-    catalog_script = jobs[f"{RELEASE}-polaris-catalog"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    catalog_script = jobs[f"{RELEASE}-polaris-catalog"]["spec"]["template"]["spec"]["containers"][
+        0
+    ]["args"][0]
     assert "409)" in catalog_script  # an existing catalog is fine on upgrade
 
 
@@ -199,4 +207,6 @@ def test_helm_lint_passes_with_only_the_missing_dagster_dependency_warning(name:
     report = helm_python.lint(str(CHART), values)
     assert report["errors"] == []
     problems = [m for m in report["messages"] if m["severity"] >= 2]
-    assert [m["error"] for m in problems] == ["chart directory is missing these dependencies: dagster"]
+    assert [m["error"] for m in problems] == [
+        "chart directory is missing these dependencies: dagster"
+    ]

@@ -30,7 +30,12 @@ def _run_deploy(args: list[str], bin_dir: Path) -> subprocess.CompletedProcess[s
     env = {**os.environ, "PATH": str(bin_dir)}
     return subprocess.run(
         [sys.executable, "-m", "floe.packaging.deploy", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -46,7 +51,10 @@ def test_docker_client_without_engine_is_reported_as_engine_unreachable(tmp_path
     _tool(tmp_path, "kind", "echo kind v0.29.0")
     done = _run_deploy(["build"], tmp_path)
     assert done.returncode == 8
-    assert "docker: the Docker engine is not reachable (Cannot connect to the Docker daemon)" in done.stderr
+    assert (
+        "docker: the Docker engine is not reachable (Cannot connect to the Docker daemon)"
+        in done.stderr
+    )
     assert "kind:" not in done.stderr
 
 
@@ -66,14 +74,19 @@ def test_dry_run_prints_the_exact_commands_without_tools(tmp_path: Path) -> None
     assert "--values helm/floe-platform/values-demo.yaml" in upgrade
     assert "--wait" in upgrade and "--rollback-on-failure" in upgrade
     assert f"dagster.dagsterWebserver.image.tag={deploy.image_tag()}" in upgrade
-    assert "kubectl --namespace floe wait --for=condition=complete job/floe-platform-minio-bucket" in done.stdout
+    assert (
+        "kubectl --namespace floe wait --for=condition=complete job/floe-platform-minio-bucket"
+        in done.stdout
+    )
 
 
 def test_build_dry_run_creates_cluster_before_loading(tmp_path: Path) -> None:
     done = _run_deploy(["build", "--dry-run"], tmp_path)
     assert done.returncode == 0, done.stderr
     lines = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("$ ")]
-    assert lines[0].startswith("$ kind create cluster --name floe --config docker/kind/cluster.yaml")
+    assert lines[0].startswith(
+        "$ kind create cluster --name floe --config docker/kind/cluster.yaml"
+    )
     assert lines[1].startswith("$ docker buildx build --file docker/dagster-demo/Dockerfile")
     assert lines[2].startswith("$ kind load docker-image floe-dagster-demo:")
 
@@ -88,8 +101,11 @@ def test_build_plan_skips_create_when_the_cluster_exists() -> None:
 
 @pytest.mark.parametrize(
     ("version", "flag"),
-    [("v3.16.2+g13654a5", "--atomic"), ("v4.0.1+gabc", "--rollback-on-failure"),
-     ("version.BuildInfo{Version:\"v3.14.0\"}", "--atomic")],
+    [
+        ("v3.16.2+g13654a5", "--atomic"),
+        ("v4.0.1+gabc", "--rollback-on-failure"),
+        ('version.BuildInfo{Version:"v3.14.0"}', "--atomic"),
+    ],
 )
 def test_rollback_flag_follows_the_helm_major_version(version: str, flag: str) -> None:
     assert rollback_flag(version) == flag
@@ -112,10 +128,18 @@ def test_deploy_plan_derives_workspace_locations_from_demo_products() -> None:
 def test_ac_10_7_wait_ready_reports_what_is_not_ready_after_the_timeout() -> None:
     now = [0.0]
     lines: list[str] = []
-    checks = [Step("bucket", ["true"]), Step("catalog", ["sh", "-c", "echo 'no catalog yet' >&2; exit 1"])]
+    checks = [
+        Step("bucket", ["true"]),
+        Step("catalog", ["sh", "-c", "echo 'no catalog yet' >&2; exit 1"]),
+    ]
     with pytest.raises(FloeError) as info:
-        wait_ready(checks, timeout_s=30, echo=lines.append,
-                   sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+        wait_ready(
+            checks,
+            timeout_s=30,
+            echo=lines.append,
+            sleep=lambda s: now.__setitem__(0, now[0] + s),
+            clock=lambda: now[0],
+        )
     assert "not ready after 30s: catalog" in str(info.value)
     assert "no catalog yet" in str(info.value)
     assert lines == ["ready: bucket"]

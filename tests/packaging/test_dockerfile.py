@@ -1,4 +1,7 @@
-"""docker/dagster-demo/Dockerfile and its build context: AC-11.1, AC-11.2, AC-11.7, BC-11.2, BC-11.4."""
+"""docker/dagster-demo/Dockerfile and its build context.
+
+AC-11.1, AC-11.2, AC-11.7, BC-11.2, BC-11.4.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +63,8 @@ def test_ac_11_1_bc_11_4_no_deps_install_from_pinned_file_then_pip_check() -> No
     install = next(r for r in runs if "floe-requirements.txt" in r)
     assert "pip install --no-deps -r" in install and install.endswith("pip check")
     lines = [
-        line for line in IMAGE_REQUIREMENTS.read_text().splitlines()
+        line
+        for line in IMAGE_REQUIREMENTS.read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     assert lines and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9A-Za-z.+-]+", line) for line in lines)
@@ -89,10 +93,22 @@ def context() -> list[str]:
 
 @pytest.mark.parametrize(
     "path",
-    [".git/HEAD", ".venv/bin/python", "floe/__pycache__/x.pyc", ".mypy_cache/x", ".pytest_cache/x",
-     ".ruff_cache/x", ".specwright/x", ".beads/x", ".claude/x", ".nox/tests/bin/python",
-     "demo/customer-360/target/demo.duckdb", "demo/customer-360/target/run_results.json",
-     "demo/customer-360/logs/dbt.log", "tests/unit/test_x.py"],
+    [
+        ".git/HEAD",
+        ".venv/bin/python",
+        "floe/__pycache__/x.pyc",
+        ".mypy_cache/x",
+        ".pytest_cache/x",
+        ".ruff_cache/x",
+        ".specwright/x",
+        ".beads/x",
+        ".claude/x",
+        ".nox/tests/bin/python",
+        "demo/customer-360/target/demo.duckdb",
+        "demo/customer-360/target/run_results.json",
+        "demo/customer-360/logs/dbt.log",
+        "tests/unit/test_x.py",
+    ],
 )
 def test_ac_11_7_dockerignore_excludes(path: str) -> None:
     rules = parse_dockerignore((ROOT / ".dockerignore").read_text())
@@ -107,7 +123,9 @@ def test_ac_11_2_compiled_manifests_stay_in_the_context(tmp_path: Path) -> None:
         assert not is_excluded(f"demo/{product}/profiles.yml", rules)
 
 
-def test_ac_11_7_context_of_a_compiled_tree_is_small_and_complete(compiled_demo: Path, tmp_path: Path) -> None:
+def test_ac_11_7_context_of_a_compiled_tree_is_small_and_complete(
+    compiled_demo: Path, tmp_path: Path
+) -> None:
     """A tree laid out like the repo after compile_demo + run_demo: what Docker would send."""
     from floe.local.run import run_product
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,9 @@ from floe.schemas import FloeSpec, PlatformManifest
 from tests.conftest import ROOT, customer_spec_data, demo_manifest_data
 
 GOLDEN = ROOT / "tests" / "golden" / "customer_360_definitions.py"
-COMMAND = "floe platform compile --spec floe.yaml --manifest ../manifest.yaml --generate-definitions"
+COMMAND = (
+    "floe platform compile --spec floe.yaml --manifest ../manifest.yaml --generate-definitions"
+)
 
 
 def _render(spec_data: dict | None = None) -> str:
@@ -56,7 +57,13 @@ def test_ac_11_8_generated_code_uses_dbt_assets_with_project_and_exports_defs() 
     keywords = {k.arg: ast.unparse(k.value) for k in call.keywords}
     assert keywords["project"] == "dbt_project"  # a DbtProject, not a DbtCliResource
     assert keywords["manifest"] == "dbt_project.manifest_path"
-    targets = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    targets = {
+        t.id
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
     assert "defs" in targets
 
 
@@ -95,7 +102,8 @@ def test_retention_days_flow_into_dbt_vars() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["it's", 'say "hi"', "line\nbreak", "back\\slash", "{{ jinja }}", "\u00e9t\u00e9", "'''"]
+    "value",
+    ["it's", 'say "hi"', "line\nbreak", "back\\slash", "{{ jinja }}", "\u00e9t\u00e9", "'''"],
 )
 def test_values_are_escaped_as_python_literals(value: str) -> None:
     assert ast.literal_eval(py_literal(value)) == value

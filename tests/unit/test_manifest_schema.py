@@ -94,7 +94,8 @@ def test_bc_9_3_governance_without_level_defaults_to_none() -> None:
 
 def test_literal_password_in_manifest_is_a_located_error(write_yaml) -> None:  # type: ignore[no-untyped-def]
     text = DEMO_MANIFEST.read_text(encoding="utf-8").replace(
-        "      secret_access_key: {secret: {name: floe-demo-credentials, key: minio-root-password}}",
+        "      secret_access_key: "
+        "{secret: {name: floe-demo-credentials, key: minio-root-password}}",
         "      secret_access_key: hunter2-not-a-reference",
     )
     path = write_yaml("manifest.yaml", text)

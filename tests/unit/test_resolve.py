@@ -53,7 +53,9 @@ def test_ac_9_5_enforcement_level_stricter_wins(
 
 def test_bc_9_4_spec_cannot_weaken_manifest_governance() -> None:
     manifest = _manifest(governance={"policy_enforcement_level": "strict"})
-    spec = _spec({"policy_enforcement_level": "off", "quality_gates": {"min_test_coverage": {"marts": 10}}})
+    spec = _spec(
+        {"policy_enforcement_level": "off", "quality_gates": {"min_test_coverage": {"marts": 10}}}
+    )
     gov = resolve_governance(manifest, spec)
     assert gov is not None and gov.policy_enforcement_level == "strict"
 
@@ -86,7 +88,10 @@ def test_ac_9_6_without_observability_section_defaults_apply() -> None:
 
 def test_ac_9_6_logging_and_tracing_enabled_are_carried_not_dropped() -> None:
     manifest = _manifest(
-        observability={"tracing": {"enabled": False}, "logging": {"level": "DEBUG", "format": "text"}}
+        observability={
+            "tracing": {"enabled": False},
+            "logging": {"level": "DEBUG", "format": "text"},
+        }
     )
     obs = resolve_observability(manifest, _spec())
     assert obs.telemetry.enabled is False
@@ -109,5 +114,7 @@ def test_schedule_reaches_the_artifacts() -> None:
     artifacts = build_artifacts(_spec(), _manifest())
     assert artifacts.schedule is not None
     assert (artifacts.schedule.cron, artifacts.schedule.timezone, artifacts.schedule.enabled) == (
-        "0 6 * * *", "UTC", True,
+        "0 6 * * *",
+        "UTC",
+        True,
     )

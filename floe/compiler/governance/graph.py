@@ -42,7 +42,8 @@ def build_graph(manifest: dict[str, Any]) -> DbtGraph:
     models = {
         uid: node
         for uid, node in nodes.items()
-        if node.get("resource_type") == "model" and (not project or node.get("package_name") == project)
+        if node.get("resource_type") == "model"
+        and (not project or node.get("package_name") == project)
     }
     tested: dict[str, set[str]] = {uid: set() for uid in models}
     model_tests: dict[str, int] = dict.fromkeys(models, 0)
@@ -79,6 +80,8 @@ def build_graph(manifest: dict[str, Any]) -> DbtGraph:
                 if d in models
             ),
             sql_path=str(node.get("original_file_path") or node.get("path") or ""),
-            patch_path=(str(node["patch_path"]).split("://", 1)[-1] if node.get("patch_path") else None),
+            patch_path=(
+                str(node["patch_path"]).split("://", 1)[-1] if node.get("patch_path") else None
+            ),
         )
     return DbtGraph(project=project, models=out)

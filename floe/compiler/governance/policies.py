@@ -38,8 +38,21 @@ class Violation:
 Policy = Callable[[DbtGraph, FloeSpec, ResolvedGovernance | None], list[Violation] | None]
 
 _PLACEHOLDERS = {
-    "", "todo", "tbd", "fixme", "n/a", "na", "none", "null", "description", "placeholder",
-    "xxx", "...", "-", "tba", "wip",
+    "",
+    "todo",
+    "tbd",
+    "fixme",
+    "n/a",
+    "na",
+    "none",
+    "null",
+    "description",
+    "placeholder",
+    "xxx",
+    "...",
+    "-",
+    "tba",
+    "wip",
 }
 
 
@@ -65,9 +78,13 @@ def naming_policy(
         if pattern and not re.fullmatch(pattern, model.name):
             out.append(
                 Violation(
-                    code="FLOE-N001", policy="naming", severity="error", model=model.name,
+                    code="FLOE-N001",
+                    policy="naming",
+                    severity="error",
+                    model=model.name,
                     message=f"model name does not follow the {model.layer} convention",
-                    expected=f"a name matching {pattern}", found=model.name,
+                    expected=f"a name matching {pattern}",
+                    found=model.name,
                     suggestion=f"rename the model (and its file) to match {pattern}",
                     file=model.sql_path,
                 )
@@ -86,9 +103,13 @@ def documentation_policy(
         if gates.require_model_descriptions and is_placeholder(model.description):
             out.append(
                 Violation(
-                    code="FLOE-D001", policy="documentation", severity="error", model=model.name,
+                    code="FLOE-D001",
+                    policy="documentation",
+                    severity="error",
+                    model=model.name,
                     message="model has no real description",
-                    expected="a description", found=repr(model.description),
+                    expected="a description",
+                    found=repr(model.description),
                     suggestion="add `description:` for the model in its schema .yml",
                     file=_yaml_file(model),
                 )
@@ -98,10 +119,14 @@ def documentation_policy(
                 if is_placeholder(text):
                     out.append(
                         Violation(
-                            code="FLOE-D002", policy="documentation", severity="warning",
-                            model=model.name, column=column,
+                            code="FLOE-D002",
+                            policy="documentation",
+                            severity="warning",
+                            model=model.name,
+                            column=column,
                             message="column has no real description",
-                            expected="a description", found=repr(text),
+                            expected="a description",
+                            found=repr(text),
                             suggestion="add `description:` for the column",
                             file=_yaml_file(model),
                         )
@@ -127,7 +152,10 @@ def test_coverage_policy(
         if pct + 1e-9 < minimum:
             out.append(
                 Violation(
-                    code="FLOE-T001", policy="test_coverage", severity="error", model=model.name,
+                    code="FLOE-T001",
+                    policy="test_coverage",
+                    severity="error",
+                    model=model.name,
                     message=f"{pct:.0f}% of columns tested, below the {minimum:g}% gate",
                     expected=f">= {minimum:g}% of declared columns with a test",
                     found=f"{tested} of {len(columns)} columns",
@@ -147,9 +175,13 @@ def lineage_policy(
     for name in sorted(set(declared) - set(graph.models)):
         out.append(
             Violation(
-                code="FLOE-L001", policy="lineage", severity="error", model=name,
+                code="FLOE-L001",
+                policy="lineage",
+                severity="error",
+                model=name,
                 message="transform in floe.yaml has no dbt model",
-                expected=f"a model named {name} in the dbt project", found="none",
+                expected=f"a model named {name} in the dbt project",
+                found="none",
                 suggestion="add the model or remove it from floe.yaml transforms",
                 file="floe.yaml",
             )
@@ -157,9 +189,13 @@ def lineage_policy(
     for name in sorted(set(graph.models) - set(declared)):
         out.append(
             Violation(
-                code="FLOE-L002", policy="lineage", severity="error", model=name,
+                code="FLOE-L002",
+                policy="lineage",
+                severity="error",
+                model=name,
                 message="dbt model is not declared in floe.yaml transforms",
-                expected="a transform entry", found="none",
+                expected="a transform entry",
+                found="none",
                 suggestion=f"add `- name: {name}` to transforms in floe.yaml",
                 file=graph.models[name].sql_path,
             )
@@ -170,7 +206,10 @@ def lineage_policy(
         if want != have:
             out.append(
                 Violation(
-                    code="FLOE-L003", policy="lineage", severity="error", model=name,
+                    code="FLOE-L003",
+                    policy="lineage",
+                    severity="error",
+                    model=name,
                     message="dependsOn disagrees with the model's ref()s",
                     expected=f"dependsOn: [{', '.join(sorted(have))}]",
                     found=f"dependsOn: [{', '.join(sorted(want))}]",
@@ -182,10 +221,15 @@ def lineage_policy(
     if cycle:
         out.append(
             Violation(
-                code="FLOE-L004", policy="lineage", severity="error", model=cycle[0],
+                code="FLOE-L004",
+                policy="lineage",
+                severity="error",
+                model=cycle[0],
                 message=f"models form a cycle: {' -> '.join(cycle)}",
-                expected="an acyclic graph", found="a cycle",
-                suggestion="break the cycle", file=graph.models[cycle[0]].sql_path,
+                expected="an acyclic graph",
+                found="a cycle",
+                suggestion="break the cycle",
+                file=graph.models[cycle[0]].sql_path,
             )
         )
     return out
