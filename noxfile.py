@@ -17,6 +17,7 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from sessions import audit as audit_body
 from sessions import compat, demo_local, deploy, quality
 from sessions.config import PYTHON
 
@@ -78,3 +79,9 @@ def demo(session: nox.Session) -> None:
 def demo_down(session: nox.Session) -> None:
     """Uninstall the Helm release (add -- --delete-cluster to delete the kind cluster)."""
     deploy.demo_down(session)
+
+
+@nox.session(python=PYTHON)
+def audit(session: nox.Session) -> None:
+    """pip-audit (project + image pins) and detect-secrets against .secrets.baseline."""
+    audit_body.audit(session)

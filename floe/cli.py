@@ -174,11 +174,13 @@ def platform_compile(
     strict governance a violation fails the compile and no artifact is written.
     """
     from floe.compiler.governance.report import write_report
-    from floe.compiler.pipeline import CompileResult, compile_product
-    from floe.outputs import write_outputs
+    from floe.compiler.pipeline import CompileResult
+    from floe.outputs import compile_and_write
 
     try:
-        result = compile_product(spec, manifest)
+        result, written = compile_and_write(
+            spec, manifest, output=output, generate_definitions=generate_definitions
+        )
     except PolicyViolationError as error:
         failed: CompileResult | None = getattr(error, "result", None)
         if enforcement_report and failed is not None:
@@ -189,7 +191,6 @@ def platform_compile(
         click.secho(str(warning), fg="yellow", err=True)
     for violation in result.enforcement.violations:
         click.secho(str(violation), fg="yellow", err=True)
-    written = write_outputs(result, output=output, generate_definitions=generate_definitions)
     if enforcement_report:
         written.append(write_report(result, enforcement_report, enforcement_format))
     summary = result.enforcement.summary()

@@ -10,9 +10,10 @@ from floe.compiler.pipeline import (
     DEFINITIONS_FILE,
     PROFILES_FILE,
     CompileResult,
+    compile_product,
     regenerate_command,
 )
-from floe.compiler.writer import write_all_atomic
+from floe.compiler.writer import exclusive_lock, write_all_atomic
 
 
 def write_outputs(
@@ -32,3 +33,24 @@ def write_outputs(
         files[product_dir / DEFINITIONS_FILE] = render_definitions(result.artifacts, command)
     write_all_atomic(files)
     return sorted(files, key=str)
+
+
+LOCK_FILE = Path("target") / ".floe-compile.lock"
+
+
+def compile_and_write(
+    spec_path: Path,
+    manifest_path: Path | None = None,
+    *,
+    output: Path | None = None,
+    generate_definitions: bool = False,
+) -> tuple[CompileResult, list[Path]]:
+    """Compile one product and write its files, holding the product's lock throughout.
+
+    Two compiles of one product (two terminals, parallel CI jobs) run one after the other;
+    their outputs never interleave.
+    """
+    with exclusive_lock(Path(spec_path).resolve().parent / LOCK_FILE):
+        result = compile_product(spec_path, manifest_path)
+        written = write_outputs(result, output=output, generate_definitions=generate_definitions)
+    return result, written

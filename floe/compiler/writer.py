@@ -40,6 +40,24 @@ def write_all_atomic(files: Mapping[Path, str]) -> None:
 
 
 @contextlib.contextmanager
+def exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path`` (waits for other holders).
+
+    One product compiles at a time: dbt's target/ and the generated files are written by
+    one process only, so concurrent compiles of a product never interleave their output.
+    """
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def temporary_dir(prefix: str = "floe-") -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         yield Path(name)

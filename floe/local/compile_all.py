@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from floe.compiler.pipeline import CompileResult, compile_product
+from floe.compiler.pipeline import CompileResult
 from floe.errors import FloeError
 from floe.local.products import MANIFEST_FILE, SPEC_FILE, discover_products
-from floe.outputs import write_outputs
+from floe.outputs import compile_and_write
 
 Progress = Callable[[str], None]
 
@@ -34,8 +34,9 @@ def compile_all(
         progress(f"[{index}/{len(products)}] {product.name}: validate, dbt compile, generate ...")
         start = time.perf_counter()
         try:
-            result = compile_product(product / SPEC_FILE, demo_dir / MANIFEST_FILE)
-            written = write_outputs(result, generate_definitions=True)
+            result, written = compile_and_write(
+                product / SPEC_FILE, demo_dir / MANIFEST_FILE, generate_definitions=True
+            )
         except FloeError as exc:
             exc.message = f"{product.name}: {exc.message}"
             raise

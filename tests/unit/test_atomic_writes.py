@@ -1,0 +1,60 @@
+"""Generated files are written atomically: an error mid-write leaves the old file (issue 6)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from floe.compiler import writer
+from floe.compiler.writer import write_all_atomic, write_atomic
+from floe.errors import OutputError
+
+
+def test_error_mid_write_leaves_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "definitions.py"
+    target.write_text("old = 1\n")
+
+    def broken_fsync(_fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer.os, "fsync", broken_fsync)
+    with pytest.raises(OutputError, match="No space left"):
+        write_atomic(target, "new = 2\n" * 10_000)
+    assert target.read_text() == "old = 1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["definitions.py"]
+
+
+def test_interrupt_mid_write_leaves_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "compiled_artifacts.json"
+    target.write_text('{"old": true}\n')
+    real_replace = os.replace
+
+    def interrupted(_src: str, _dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, '{"new": true}\n')
+    monkeypatch.setattr(writer.os, "replace", real_replace)
+    assert target.read_text() == '{"old": true}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["compiled_artifacts.json"]
+
+
+def test_write_into_unwritable_directory_is_an_output_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("file")
+    with pytest.raises(OutputError) as info:
+        write_atomic(blocker / "profiles.yml", "x")
+    assert info.value.exit_code == 9
+
+
+def test_write_all_replaces_each_file_whole(tmp_path: Path) -> None:
+    files = {tmp_path / "a.txt": "A" * 100_000, tmp_path / "sub" / "b.txt": "B"}
+    write_all_atomic(files)
+    assert {p: p.read_text() for p in files} == files
