@@ -26,7 +26,7 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.error_on_missing_interpreters = True
 
 
-@nox.session(python=PYTHON, requires=["definitions_compat(stack='image')"])
+@nox.session(python=PYTHON, requires=["definitions_compat(image)"])
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, contract, integration, chart, compat; not the live e2e)."""
     quality.tests(session)
@@ -38,8 +38,8 @@ def lint(session: nox.Session) -> None:
     quality.lint(session)
 
 
-@nox.session(python=PYTHON)
-@nox.parametrize("stack", list(compat.STACKS))
+@nox.session
+@nox.parametrize("python,stack", compat.PARAMS, ids=list(compat.STACKS))
 def definitions_compat(session: nox.Session, stack: str) -> None:
     """Generate, import and run the demo definitions on one dagster stack (pinned|image)."""
     compat.definitions_compat(session, stack)

@@ -59,7 +59,8 @@ def main() -> None:
     profiles.yml and a Dagster definitions.py.
 
     Exit codes: 0 ok, 3 missing file, 4 invalid input, 5 floe.yaml/dbt mismatch,
-    6 dbt failed, 7 strict governance failed, 8 missing prerequisite, 9 cannot write.
+    6 dbt failed, 7 strict governance failed, 8 missing prerequisite, 9 cannot write,
+    10 a platform service is unhealthy.
     """
 
 
@@ -201,6 +202,75 @@ def platform_compile(
     )
     for path in written:
         click.echo(f"  wrote {path}")
+
+
+@platform.command("status")
+@click.option(
+    "--artifacts",
+    type=PathArg,
+    required=True,
+    help="A product's compiled_artifacts.json (its endpoints are checked).",
+)
+@click.option(
+    "--values",
+    "values_file",
+    type=PathArg,
+    default=Path("helm/floe-platform/values.yaml"),
+    show_default=True,
+    help="Chart values: health ports and paths of each service.",
+)
+@click.option("--dagster-url", help="Dagster webserver base URL, e.g. http://127.0.0.1:3000.")
+@click.option(
+    "--location",
+    "locations",
+    multiple=True,
+    help="Code location that must be loaded (repeatable; default: every product in --demo-dir).",
+)
+@click.option("--demo-dir", type=DirArg, default=Path("demo"), show_default=True)
+@click.option("--timeout", type=float, default=3.0, show_default=True, help="Seconds per try.")
+@click.option("--retries", type=int, default=2, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@handles_errors
+def platform_status(
+    artifacts: Path,
+    values_file: Path,
+    dagster_url: str | None,
+    locations: tuple[str, ...],
+    demo_dir: Path,
+    timeout: float,
+    retries: int,
+    as_json: bool,
+) -> None:
+    """Check every service of the compiled platform; exit 10 if any is unhealthy."""
+    from floe.compiler.loader import read_text
+    from floe.errors import UnhealthyError
+    from floe.health.checks import run_checks
+    from floe.health.endpoints import load_values, platform_checks
+    from floe.local.products import discover_products
+    from floe.schemas import CompiledArtifacts
+
+    compiled = CompiledArtifacts.from_json(read_text(artifacts))
+    wanted = list(locations) or (
+        [p.name for p in discover_products(demo_dir)] if dagster_url else []
+    )
+    checks = platform_checks(
+        compiled,
+        load_values(values_file),
+        dagster_url=dagster_url,
+        locations=wanted,
+        timeout_s=timeout,
+        retries=retries,
+    )
+    results = run_checks(checks)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            mark = click.style("ok  ", fg="green") if r.healthy else click.style("FAIL", fg="red")
+            click.echo(f"{mark} {r.name:<15} {r.latency_ms:>8.1f} ms  {r.endpoint}  {r.detail}")
+    bad = [r.name for r in results if not r.healthy]
+    if bad:
+        raise UnhealthyError(f"unhealthy: {', '.join(bad)}")
 
 
 # ---------------------------------------------------------------- demo

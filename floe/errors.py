@@ -132,3 +132,10 @@ class OutputError(FloeError):
 
     code = "FLOE600"
     exit_code = 9
+
+
+class UnhealthyError(FloeError):
+    """One or more platform services failed their health check."""
+
+    code = "FLOE700"
+    exit_code = 10

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import nox
 
-from sessions.config import IMAGE_REQUIREMENTS, image_base_version
+from sessions.config import (
+    IMAGE_PYTHON_VERSION,
+    IMAGE_REQUIREMENTS,
+    PYTHON,
+    find_python,
+    image_base_version,
+)
 
 # stack -> how to install it; the image's pins come from its Dockerfile and requirements
 STACKS: dict[str, list[str]] = {
     "pinned": ["-e", ".[stack,dev]"],
     "image": [f"dagster=={image_base_version()}", "-r", str(IMAGE_REQUIREMENTS)],
 }
+# (python, stack): the image's stack runs on the image's Python
+PARAMS = [(PYTHON, "pinned"), (find_python(IMAGE_PYTHON_VERSION), "image")]
 
 
 def definitions_compat(session: nox.Session, stack: str) -> None:

@@ -6,7 +6,11 @@ floe.  Values that live in a project file (the image's base) are read from that 
 
 from __future__ import annotations
 
+import glob
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,3 +28,18 @@ def image_base_version(dockerfile: Path = DOCKERFILE) -> str:
     if not match:
         raise ValueError(f"{dockerfile}: no 'FROM {BASE_IMAGE}:<version>' line")
     return match.group(1)
+
+
+IMAGE_PYTHON_VERSION = "3.10"  # the Python of dagster/dagster-celery-k8s images
+
+
+def find_python(version: str) -> str:
+    """An interpreter for ``version``: ``pythonX.Y`` on PATH if it runs (a pyenv shim may
+    not), else one installed under pyenv's root; else the bare version, which nox then
+    reports as missing."""
+    on_path = shutil.which(f"python{version}")
+    if on_path and subprocess.run([on_path, "-c", ""], capture_output=True).returncode == 0:
+        return on_path
+    root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    found = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"))
+    return found[-1] if found else version

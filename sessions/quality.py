@@ -18,3 +18,5 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", *LINT_TARGETS)
     session.run("ruff", "format", "--check", *LINT_TARGETS)
     session.run("mypy", "floe", "sessions")
+    # floe must import on Python 3.10 too (the demo image installs it with --no-deps)
+    session.run("vermin", "--no-tips", "--violations", "-t=3.10-", "floe", "sessions")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from floe import __version__
@@ -48,7 +48,7 @@ def build_artifacts(
     return CompiledArtifacts(
         version=COMPILED_ARTIFACTS_VERSION,
         metadata=ArtifactsMetadata(
-            compiled_at=compiled_at or datetime.now(UTC),
+            compiled_at=compiled_at or datetime.now(timezone.utc),
             floe_version=__version__,
             source_hash=content_hash
             or source_hash(

@@ -7,13 +7,16 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from floe.runtime.otlp import export_request, span, traces_url
 
 PRODUCER = "https://github.com/floe-data/floe/tree/main/floe/runtime"
 RUN_EVENT_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 ARTIFACTS_FILE = "compiled_artifacts.json"
+SPAN_TRANSPORT = {"otlp": "http"}  # exporter -> Sink kind
 LAST_RUN_FILE = "last_run.json"
 
 
@@ -25,7 +28,9 @@ class ObservabilitySettings:
     namespace: str
     lineage_transport: str  # http | file | console | none
     lineage_endpoint: str | None
-    span_exporter: str  # file | console | none
+    span_exporter: str  # otlp | file | console | none
+    span_endpoint: str | None
+    service_version: str | None
     output_dir: Path
 
     @classmethod
@@ -38,19 +43,16 @@ class ObservabilitySettings:
         )
         if not obs.get("lineage", True):
             transport = "none"
-        exporter = obs["telemetry"].get("exporter", "otlp")
-        if not obs["telemetry"].get("enabled", True):
-            exporter = "none"
-        elif exporter == "otlp":
-            # OTLP needs the OpenTelemetry SDK, which the runtime does not assume; spans
-            # are kept in the file exporter so nothing is lost.
-            exporter = "file"
+        telemetry = obs["telemetry"]
+        exporter = telemetry.get("exporter", "otlp") if telemetry.get("enabled", True) else "none"
         return cls(
             product=artifacts["metadata"]["product_name"],
             namespace=obs["lineage_namespace"],
             lineage_transport=env.get("FLOE_LINEAGE_TRANSPORT", transport),
             lineage_endpoint=env.get("FLOE_LINEAGE_ENDPOINT", obs.get("lineage_endpoint")),
             span_exporter=env.get("FLOE_SPAN_EXPORTER", exporter),
+            span_endpoint=traces_url(env.get("FLOE_OTLP_ENDPOINT", telemetry["otlp_endpoint"])),
+            service_version=telemetry.get("resource_attributes", {}).get("service_version"),
             output_dir=Path(
                 env.get("FLOE_OBSERVABILITY_DIR", str(product_dir / "target" / "observability"))
             ),
@@ -59,7 +61,7 @@ class ObservabilitySettings:
 
 def _iso(text: str | None) -> str:
     if not text:
-        return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     return text if text.endswith("Z") or "+" in text[10:] else text + "Z"
 
 
@@ -107,22 +109,26 @@ def report_dbt_run(
         settings.output_dir / "openlineage.jsonl",
         settings.lineage_endpoint,
     )
-    spans = Sink(settings.span_exporter, settings.output_dir / "spans.jsonl")
+    spans = Sink(
+        SPAN_TRANSPORT.get(settings.span_exporter, settings.span_exporter),
+        settings.output_dir / "spans.jsonl",
+        settings.span_endpoint,
+    )
     results = json.loads(run_results.read_text(encoding="utf-8"))
-    manifest_path = run_results.parent / "manifest.json"
-    parents = _parents(manifest_path)
+    parents = _parents(run_results.parent / "manifest.json")
     trace_id = secrets.token_hex(16)
-    root_span = secrets.token_hex(8)
-    first, last = None, None
+    root_id = secrets.token_hex(8)
+    common = {"service.name": settings.product, "floe.run_id": run_id}
+    children: list[dict[str, Any]] = []
     for result in results.get("results", []):
         unique_id = result["unique_id"]
-        if unique_id.split(".")[0] not in {"model", "seed", "snapshot"}:
+        kind = unique_id.split(".")[0]
+        if kind not in {"model", "seed", "snapshot"}:
             continue
         timing = {t["name"]: t for t in result.get("timing", [])}
         started = (timing.get("compile") or timing.get("execute") or {}).get("started_at")
         ended = (timing.get("execute") or timing.get("compile") or {}).get("completed_at")
-        status = str(result.get("status"))
-        ok = status in {"success", "pass"}
+        ok = str(result.get("status")) in {"success", "pass"}
         node_run = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{unique_id}"))
         node = {"unique_id": unique_id}
         inputs = parents.get(unique_id, [])
@@ -132,38 +138,33 @@ def report_dbt_run(
                 settings, "COMPLETE" if ok else "FAIL", _iso(ended), node_run, node, inputs
             )
         )
-        spans.emit(
-            {
-                "traceId": trace_id,
-                "spanId": secrets.token_hex(8),
-                "parentSpanId": root_span,
-                "name": f"dbt.{unique_id.split('.')[0]} {unique_id.split('.')[-1]}",
-                "startTimeUnixNano": _nanos(started),
-                "endTimeUnixNano": _nanos(ended),
-                "status": {"code": "OK" if ok else "ERROR", "message": result.get("message") or ""},
-                "attributes": {
-                    "service.name": settings.product,
-                    "floe.run_id": run_id,
-                    "dbt.unique_id": unique_id,
-                    "dbt.rows_affected": (result.get("adapter_response") or {}).get(
-                        "rows_affected"
-                    ),
-                },
-            }
+        rows = (result.get("adapter_response") or {}).get("rows_affected")
+        children.append(
+            span(
+                trace_id,
+                secrets.token_hex(8),
+                f"dbt.{kind} {unique_id.split('.')[-1]}",
+                _nanos(started),
+                _nanos(ended),
+                parent_id=root_id,
+                status="OK" if ok else "ERROR",
+                message=str(result.get("message") or ""),
+                attrs={**common, "dbt.unique_id": unique_id, "dbt.rows_affected": rows},
+            )
         )
-        first = started if first is None else min(first, started or first)
-        last = ended if last is None else max(last, ended or last)
-    spans.emit(
-        {
-            "traceId": trace_id,
-            "spanId": root_span,
-            "name": f"floe.run {settings.product}",
-            "startTimeUnixNano": _nanos(first),
-            "endTimeUnixNano": _nanos(last),
-            "status": {"code": "OK" if results.get("results") else "UNSET"},
-            "attributes": {"service.name": settings.product, "floe.run_id": run_id},
-        }
+    start_ns = min((int(c["startTimeUnixNano"]) for c in children), default=_nanos(None))
+    end_ns = max((int(c["endTimeUnixNano"]) for c in children), default=start_ns)
+    failed = any(c["status"]["code"] == 2 for c in children)
+    root = span(
+        trace_id,
+        root_id,
+        f"floe.run {settings.product}",
+        start_ns,
+        end_ns,
+        status="ERROR" if failed else "OK",
+        attrs=common,
     )
+    spans.emit(export_request(settings.product, settings.service_version, [root, *children]))
     tests = [r for r in results.get("results", []) if r["unique_id"].startswith("test.")]
     passed = sum(1 for r in tests if r.get("status") == "pass")
     summary = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -23,7 +23,7 @@ def _artifacts() -> CompiledArtifacts:
     return build_artifacts(
         FloeSpec.model_validate(customer_spec_data()),
         PlatformManifest.model_validate(demo_manifest_data()),
-        compiled_at=datetime(2026, 2, 15, 12, 0, tzinfo=UTC),
+        compiled_at=datetime(2026, 2, 15, 12, 0, tzinfo=timezone.utc),
     )
 
 

@@ -98,10 +98,20 @@ def test_run_demo_writes_lineage_and_spans_locally(
         "customer-360.int_customer_support",
     }
     assert mart["job"]["namespace"] == "floe-demo"
-    spans = [json.loads(line) for line in (out / "spans.jsonl").read_text().splitlines()]
+    requests = [json.loads(line) for line in (out / "spans.jsonl").read_text().splitlines()]
+    spans = [
+        span
+        for request in requests
+        for resource in request["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
     roots = [s for s in spans if "parentSpanId" not in s]
-    assert len(roots) == 1 and roots[0]["attributes"]["service.name"] == "customer-360"
+    assert len(roots) == 1 and roots[0]["name"] == "floe.run customer-360"
     assert all(s["traceId"] == roots[0]["traceId"] for s in spans)
+    assert len(spans) == 10  # the run + 3 seeds + 6 models
+    service = requests[0]["resourceSpans"][0]["resource"]["attributes"]
+    assert {"key": "service.name", "value": {"stringValue": "customer-360"}} in service
     assert demo_runs["customer-360"].lineage.startswith(str(out / "openlineage.jsonl"))
 
 

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from floe.health.checks import dagster_check
 from floe.local.dev import webserver_command, write_workspace
 
 QUERY = """
@@ -61,6 +62,10 @@ def test_dev_webserver_loads_three_code_locations(compiled_demo: Path, tmp_path:
             if len(entries) == 3 and all(e["loadStatus"] == "LOADED" for e in entries):
                 break
             time.sleep(1)
+        # the `floe platform status` Dagster check, against this live webserver (issue 7)
+        names = ["customer-360", "financial-risk", "iot-telemetry"]
+        healthy = dagster_check("dagster", f"http://127.0.0.1:{port}", names, retries=0)
+        missing = dagster_check("dagster", f"http://127.0.0.1:{port}", [*names, "ghost"], retries=0)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -72,3 +77,6 @@ def test_dev_webserver_loads_three_code_locations(compiled_demo: Path, tmp_path:
         jobs = {j["name"] for r in loaded["repositories"] for j in r["jobs"]}
         assert f"{entry['name'].replace('-', '_')}_build" in jobs
     assert "ModuleNotFoundError" not in (tmp_path / "webserver.log").read_text()
+    assert healthy.healthy, healthy.detail
+    assert healthy.detail == "3 code locations loaded: " + ", ".join(names)
+    assert not missing.healthy and "ghost: not loaded" in missing.detail

@@ -210,3 +210,26 @@ def test_helm_lint_passes_with_only_the_missing_dagster_dependency_warning(name:
     assert [m["error"] for m in problems] == [
         "chart directory is missing these dependencies: dagster"
     ]
+
+
+def test_every_health_endpoint_of_status_is_a_rendered_service_port() -> None:
+    """`floe platform status` derives health URLs from artifacts + values: each must exist."""
+    from floe.compiler.builder import build_artifacts
+    from floe.health.endpoints import platform_checks
+    from floe.schemas import FloeSpec, PlatformManifest
+    from tests.conftest import customer_spec_data, demo_manifest_data
+
+    artifacts = build_artifacts(
+        FloeSpec.model_validate(customer_spec_data()),
+        PlatformManifest.model_validate(demo_manifest_data()),
+    )
+    checks = platform_checks(
+        artifacts, _values("values.yaml"), dagster_url=None, locations=[], timeout_s=1, retries=0
+    )
+    services = _by_kind(render("values-demo.yaml"), "Service")
+    for check in checks:
+        args = check.args  # type: ignore[attr-defined]
+        endpoint = args[1] if len(args) == 2 else f"tcp://{args[1]}:{args[2]}"
+        url = urlparse(endpoint)
+        assert url.hostname in services, (args[0], endpoint)
+        assert url.port in {p["port"] for p in services[url.hostname]["spec"]["ports"]}, endpoint

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -29,7 +29,7 @@ def _render(spec_data: dict | None = None) -> str:
         manifest,
         dbt_profiles=build_profiles("customer_360", manifest.plugins.compute),
         governance=resolve_governance(manifest, spec),
-        compiled_at=datetime(2026, 2, 15, tzinfo=UTC),
+        compiled_at=datetime(2026, 2, 15, tzinfo=timezone.utc),
         content_hash="sha256:" + "0" * 64,
     )
     pinned = artifacts.metadata.model_copy(update={"floe_version": "0.1.0"})
