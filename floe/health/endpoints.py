@@ -14,6 +14,7 @@ from floe.health.checks import CheckResult, dagster_check, http_check, postgres_
 from floe.schemas.artifacts import CompiledArtifacts
 
 Check = Callable[[], CheckResult]
+OK_2XX = tuple(range(200, 300))
 
 
 def _with_port(url: str, port: int, path: str) -> str:
@@ -31,61 +32,53 @@ def platform_checks(
     retries: int,
 ) -> list[Check]:
     """Endpoints come from the artifacts (what the product uses); health ports and paths
-    come from the chart's values (how each service reports health)."""
-    opts = {"timeout_s": timeout_s, "retries": retries}
+    come from the chart's values (how each service reports health).
+
+    Each check is a ``functools.partial`` whose positional args are (name, url) or, for
+    PostgreSQL, (name, host, port).
+    """
+    bounds: dict[str, Any] = {"timeout_s": timeout_s, "retries": retries}
     checks: list[Check] = []
+
+    def http(name: str, url: str, ok_status: tuple[int, ...] = OK_2XX) -> None:
+        checks.append(functools.partial(http_check, name, url, ok_status=ok_status, **bounds))
+
     if dagster_url:
-        checks.append(functools.partial(dagster_check, "dagster", dagster_url, locations, **opts))
-    plugins = artifacts.plugins
-    if plugins.catalog is not None and "uri" in plugins.catalog.config:
-        uri = str(plugins.catalog.config["uri"])
-        port = int(values["polaris"]["managementPort"])
-        checks.append(
-            functools.partial(
-                http_check, "polaris", _with_port(uri, port, "/q/health/ready"), **opts
-            )
+        checks.append(functools.partial(dagster_check, "dagster", dagster_url, locations, **bounds))
+    catalog, storage = artifacts.plugins.catalog, artifacts.plugins.storage
+    catalog_uri = str(catalog.config["uri"]) if catalog and "uri" in catalog.config else None
+    if catalog_uri:
+        http(
+            "polaris",
+            _with_port(catalog_uri, int(values["polaris"]["managementPort"]), "/q/health/ready"),
         )
-    if plugins.storage is not None and "endpoint" in plugins.storage.config:
-        endpoint = str(plugins.storage.config["endpoint"]).rstrip("/")
-        checks.append(
-            functools.partial(http_check, "minio", endpoint + "/minio/health/ready", **opts)
-        )
-        bucket = plugins.storage.config.get("bucket")
-        if bucket:
+    if storage is not None and "endpoint" in storage.config:
+        endpoint = str(storage.config["endpoint"]).rstrip("/")
+        http("minio", endpoint + "/minio/health/ready")
+        if storage.config.get("bucket"):
             # An existing bucket answers 200 (public) or 403 (private); a missing one 404.
-            checks.append(
-                functools.partial(
-                    http_check, "minio-bucket", f"{endpoint}/{bucket}", ok_status=(200, 403), **opts
-                )
-            )
+            http("minio-bucket", f"{endpoint}/{storage.config['bucket']}", ok_status=(200, 403))
     obs = artifacts.observability
     if obs.lineage and obs.lineage_endpoint:
-        port = int(values["marquez"]["adminPort"])
-        checks.append(
-            functools.partial(
-                http_check,
-                "marquez",
-                _with_port(obs.lineage_endpoint, port, "/healthcheck"),
-                **opts,
-            )
+        http(
+            "marquez",
+            _with_port(obs.lineage_endpoint, int(values["marquez"]["adminPort"]), "/healthcheck"),
         )
     if obs.telemetry.enabled:
-        port = int(values["otel"]["healthPort"])
-        checks.append(
-            functools.partial(
-                http_check,
-                "otel-collector",
-                _with_port(obs.telemetry.otlp_endpoint, port, "/"),
-                **opts,
-            )
+        http(
+            "otel-collector",
+            _with_port(obs.telemetry.otlp_endpoint, int(values["otel"]["healthPort"]), "/"),
         )
-    if plugins.catalog is not None and "uri" in plugins.catalog.config:
-        host = urlparse(str(plugins.catalog.config["uri"])).hostname or "localhost"
-        release = host.rsplit("-", 1)[0]
-        pg_host = f"{release}-postgresql"
+    if catalog_uri:
+        # Services are named <release>-<component> (helm/floe-platform/_helpers.tpl).
+        release = (urlparse(catalog_uri).hostname or "localhost").rsplit("-", 1)[0]
         checks.append(
             functools.partial(
-                postgres_check, "postgresql", pg_host, int(values["postgresql"]["port"]), **opts
+                postgres_check,
+                "postgresql",
+                f"{release}-postgresql",
+                int(values["postgresql"]["port"]),
+                **bounds,
             )
         )
     return checks
