@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from sessions import audit as audit_body
 from sessions import compat, demo_local, deploy, quality
+from sessions import e2e as e2e_body
 from sessions.config import PYTHON
 
 nox.needs_version = ">=2025.2.9"
@@ -85,3 +86,9 @@ def demo_down(session: nox.Session) -> None:
 def audit(session: nox.Session) -> None:
     """pip-audit (project + image pins) and detect-secrets against .secrets.baseline."""
     audit_body.audit(session)
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """The live suite against `nox -s demo`'s deployment (-- --repeat 3 for flakiness)."""
+    e2e_body.e2e(session)

@@ -366,17 +366,49 @@ def wait_ready(
             sleep(5)
 
 
+# ---------------------------------------------------------------- e2e preflight
+
+
+def preflight(runner: Runner = subprocess.run) -> None:
+    """What `nox -s e2e` needs before any test: tools, a reachable cluster, the release."""
+    check_prerequisites(["kubectl", "helm"], runner=runner)
+    problems = []
+    cluster = _run(["kubectl", "get", "--raw", "/readyz"], runner, timeout=20)
+    if cluster.returncode != 0:
+        problems.append(
+            "no Kubernetes cluster is reachable with the current kubectl context "
+            f"({(cluster.stderr or cluster.stdout).strip()[:200]}); create it with "
+            "`nox -s build_demo_image` (kind cluster 'floe')"
+        )
+    else:
+        release = _run(["helm", "status", RELEASE, "--namespace", NAMESPACE], runner, timeout=30)
+        if release.returncode != 0:
+            problems.append(
+                f"Helm release {RELEASE} is not installed in namespace {NAMESPACE}; "
+                "deploy it with `nox -s demo`"
+            )
+    if problems:
+        raise PrerequisiteError(
+            "the e2e tests need a live deployment", details=problems,
+            hint="nox -s demo builds the image, creates the kind cluster and installs the chart",
+        )
+
+
 # ---------------------------------------------------------------- entry point
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m floe.packaging.deploy", description=__doc__)
-    parser.add_argument("action", choices=["build", "deploy", "down"])
+    parser.add_argument("action", choices=["build", "deploy", "down", "preflight"])
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--values", choices=sorted(VALUES), default="demo")
     parser.add_argument("--delete-cluster", action="store_true", help="down: also delete kind")
     args = parser.parse_args(argv)
     try:
+        if args.action == "preflight":
+            preflight()
+            print(f"preflight ok: cluster reachable, release {RELEASE} installed")
+            return 0
         tools = {
             "build": ["docker", "kind"],
             "deploy": ["helm", "kubectl", "kind"],
