@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -293,24 +294,49 @@ _products = click.option(
 )
 
 
+_force = click.option(
+    "--force", is_flag=True, help="Recompile even products whose inputs did not change."
+)
+_jobs = click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), help="Parallel compiles (default: CPU count)."
+)
+
+
 @demo.command("compile")
 @_demo_dir
 @_products
+@_force
+@_jobs
 @handles_errors
-def demo_compile(demo_dir: Path, products: tuple[str, ...]) -> None:
-    """Compile every product: profiles, dbt compile, artifacts, definitions.py."""
+def demo_compile(demo_dir: Path, products: tuple[str, ...], force: bool, jobs: int | None) -> None:
+    """Compile every product: profiles, dbt compile, artifacts, definitions.py.
+
+    Products whose inputs (floe.yaml, dbt project, manifest, shared macros, floe) did not
+    change since their last compile are skipped.
+    """
     from floe.local.compile_all import compile_all
 
-    done = compile_all(demo_dir, only=list(products) or None, progress=click.echo)
-    click.echo(f"compiled {len(done)} product(s) in {sum(d.seconds for d in done):.1f}s")
+    start = time.perf_counter()
+    done = compile_all(
+        demo_dir, only=list(products) or None, progress=click.echo, force=force, jobs=jobs
+    )
+    skipped = sum(1 for d in done if d.skipped)
+    click.echo(
+        f"compiled {len(done) - skipped} product(s), {skipped} up to date, "
+        f"in {time.perf_counter() - start:.1f}s"
+    )
 
 
 @demo.command("run")
 @_demo_dir
 @_products
 @click.option("--skip-compile", is_flag=True, help="Use the existing compiled output.")
+@_force
+@_jobs
 @handles_errors
-def demo_run(demo_dir: Path, products: tuple[str, ...], skip_compile: bool) -> None:
+def demo_run(
+    demo_dir: Path, products: tuple[str, ...], skip_compile: bool, force: bool, jobs: int | None
+) -> None:
     """Compile, then materialize every asset of every product in-process on DuckDB.
 
     Needs no Docker, cluster or network: lineage events and spans go to files under
@@ -322,7 +348,7 @@ def demo_run(demo_dir: Path, products: tuple[str, ...], skip_compile: bool) -> N
 
     only = list(products) or None
     if not skip_compile:
-        compile_all(demo_dir, only=only, progress=click.echo)
+        compile_all(demo_dir, only=only, progress=click.echo, force=force, jobs=jobs)
     runs = run_all(discover_products(demo_dir, only), progress=click.echo)
     tables = sum(len(r.tables) for r in runs)
     tests = sum(r.tests_passed for r in runs)

@@ -44,6 +44,13 @@ class FloeError(Exception):
     code = "FLOE000"
     exit_code = 1
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Picklable (parallel compiles send errors back from worker processes)."""
+        return (
+            self.__class__,
+            (self.message, self.location, self.expected, self.found, self.hint, self.details),
+        )
+
     def __str__(self) -> str:
         head = (
             f"{self.code} {self.location}: {self.message}"

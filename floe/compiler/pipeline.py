@@ -102,15 +102,13 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
         manifest.model.governance.policy_enforcement_level if manifest.model.governance else None,
         spec.model.governance.policy_enforcement_level if spec.model.governance else None,
     )
-    result = enforce(graph, spec.model, governance, level)  # type: ignore[arg-type]
-    if level != "off":
-        result = EnforcementResult(
-            level=result.level,
-            violations=result.violations,
-            models_validated=result.models_validated,
-            policy_types=["lineage", *result.policy_types],
-            duration_ms=result.duration_ms,
-        )
+    result = enforce(
+        graph,
+        spec.model,
+        governance,
+        level,  # type: ignore[arg-type]
+        checked_before=("lineage",),
+    )
     artifacts = build_artifacts(
         spec.model,
         manifest.model,

@@ -389,7 +389,8 @@ def preflight(runner: Runner = subprocess.run) -> None:
             )
     if problems:
         raise PrerequisiteError(
-            "the e2e tests need a live deployment", details=problems,
+            "the e2e tests need a live deployment",
+            details=problems,
             hint="nox -s demo builds the image, creates the kind cluster and installs the chart",
         )
 

@@ -77,7 +77,6 @@ class EnforcementResultSummary(FrozenModel):
     error_count: int = 0
     warning_count: int = 0
     policy_types_checked: list[str] = Field(default_factory=list)
-    duration_ms: float = 0.0
 
 
 class ResourceAttributes(FrozenModel):

@@ -43,7 +43,6 @@ class EnforcementResult:
             error_count=len(self.errors),
             warning_count=len(self.warnings),
             policy_types_checked=self.policy_types,
-            duration_ms=round(self.duration_ms, 3),
         )
 
 
@@ -52,13 +51,18 @@ def enforce(
     spec: FloeSpec,
     governance: ResolvedGovernance | None,
     level: Literal["off", "warn", "strict"],
+    *,
+    checked_before: tuple[str, ...] = (),
 ) -> EnforcementResult:
-    """Check every applicable policy; ``off`` checks nothing."""
+    """Check every applicable policy; ``off`` checks nothing.
+
+    ``checked_before`` names checks the caller already passed (listed first in the summary).
+    """
     if level == "off":
         return EnforcementResult(level=level)
     start = time.perf_counter()
     violations: list[Violation] = []
-    checked: list[str] = []
+    checked: list[str] = list(checked_before)
     for name, policy in POLICIES.items():
         found = policy(graph, spec, governance)
         if found is None:  # policy not configured

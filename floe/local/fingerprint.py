@@ -1,0 +1,78 @@
+"""Up-to-date checks for compile_demo (Make had them; nox does not).
+
+A product's fingerprint covers everything its compile reads: floe.yaml, the dbt project
+(models, seeds, macros, dbt_project.yml), the platform manifest, the shared macros the
+project points at, and floe itself (version and code templates).  Unchanged fingerprint +
+all outputs present = nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from floe import __version__
+from floe.compiler.pipeline import ARTIFACTS_FILE, DEFINITIONS_FILE, PROFILES_FILE
+
+FINGERPRINT_FILE = Path("target") / ".floe-fingerprint"
+SKIP_DIRS = {"target", "logs", "dbt_packages", "__pycache__", ".floe"}
+GENERATED = {PROFILES_FILE, ARTIFACTS_FILE, DEFINITIONS_FILE}
+OUTPUTS = (
+    Path("target") / "manifest.json",
+    Path(PROFILES_FILE),
+    Path(ARTIFACTS_FILE),
+    Path(DEFINITIONS_FILE),
+)
+_TEMPLATES = Path(__file__).resolve().parents[1] / "codegen" / "templates"
+
+
+def _files(root: Path, top_level_generated: bool) -> Iterable[Path]:
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if top_level_generated and Path(directory) == root and name in GENERATED:
+                continue
+            yield Path(directory) / name
+
+
+def fingerprint(product_dir: Path, manifest_path: Path, extra_dirs: Iterable[Path]) -> str:
+    digest = hashlib.sha256(f"floe {__version__}\n".encode())
+
+    def add(path: Path, label: str) -> None:
+        digest.update(f"{label}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+    for path in _files(product_dir, top_level_generated=True):
+        add(path, path.relative_to(product_dir).as_posix())
+    add(manifest_path, "@manifest")
+    for extra in sorted({p.resolve() for p in extra_dirs}):
+        for path in _files(extra, top_level_generated=False):
+            add(path, f"@{extra.name}/{path.relative_to(extra).as_posix()}")
+    for path in sorted(_TEMPLATES.glob("*.j2")):
+        add(path, f"@template/{path.name}")
+    return digest.hexdigest()
+
+
+def shared_dirs(product_dir: Path, macro_paths: list[str]) -> list[Path]:
+    """Macro paths outside the product directory (e.g. ../macros)."""
+    out = []
+    for entry in macro_paths:
+        path = (product_dir / entry).resolve()
+        if path.is_dir() and not path.is_relative_to(product_dir.resolve()):
+            out.append(path)
+    return out
+
+
+def is_up_to_date(product_dir: Path, current: str) -> bool:
+    stamp = product_dir / FINGERPRINT_FILE
+    if not stamp.is_file() or stamp.read_text(encoding="utf-8").strip() != current:
+        return False
+    return all((product_dir / output).is_file() for output in OUTPUTS)
+
+
+def record(product_dir: Path, current: str) -> None:
+    from floe.compiler.writer import write_atomic
+
+    write_atomic(product_dir / FINGERPRINT_FILE, current + "\n")
