@@ -1,4 +1,9 @@
-"""The generated definitions must work with the pinned stack and the image's stack."""
+"""The generated definitions must work with the pinned stack and with the image's.
+
+The image's stack is installed the way the Dockerfile installs it: dagster from the base
+image's version, then the image's requirements with --no-deps, then floe with --no-deps,
+then `pip check` (AC-11.1, BC-11.4) - on the image's Python (3.10).
+"""
 
 from __future__ import annotations
 
@@ -12,19 +17,17 @@ from sessions.config import (
     image_base_version,
 )
 
-# stack -> how to install it; the image's pins come from its Dockerfile and requirements
-STACKS: dict[str, list[str]] = {
-    "pinned": ["-e", ".[stack,dev]"],
-    "image": [f"dagster=={image_base_version()}", "-r", str(IMAGE_REQUIREMENTS)],
-}
+STACKS = ("pinned", "image")
 # (python, stack): the image's stack runs on the image's Python
 PARAMS = [(PYTHON, "pinned"), (find_python(IMAGE_PYTHON_VERSION), "image")]
 
 
 def definitions_compat(session: nox.Session, stack: str) -> None:
-    session.install(*STACKS[stack])
-    if stack == "image":
-        # floe itself goes in without letting pip move the image's dagster/dbt pins
+    if stack == "pinned":
+        session.install("-e", ".[stack,dev]")
+    else:
+        session.install(f"dagster=={image_base_version()}")
+        session.install("--no-deps", "-r", str(IMAGE_REQUIREMENTS))
         session.install("--no-deps", "-e", ".")
         session.install("pytest==9.2.0")
     session.run("pip", "check")
