@@ -1,0 +1,36 @@
+"""compile_demo and run_demo wall times, and the import time of one generated module.
+
+    python benchmarks/compile_demo.py        (from an environment with floe[stack])
+
+cold = fresh copy, no target/; warm = everything compiled, recompile forced; no-op =
+nothing changed.  Each figure is one run on this machine unless marked "median".
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from _common import BIN, fresh_demo, import_seconds, median_of, row, timed
+
+
+def main() -> None:
+    floe = str(BIN / "floe")
+    with tempfile.TemporaryDirectory(prefix="floe-bench-") as tmp:
+        demo = fresh_demo(Path(tmp) / "demo")
+        compile_cmd = [floe, "demo", "compile", "--demo-dir", str(demo)]
+        run_cmd = [floe, "demo", "run", "--demo-dir", str(demo)]
+        print("compile_demo / run_demo (3 products, 18 models)")
+        print(row("compile_demo cold", timed(compile_cmd)))
+        print(row("compile_demo warm (--force), median of 3", median_of([*compile_cmd, "--force"], 3)))
+        print(row("compile_demo no-op, median of 5", median_of(compile_cmd, 5)))
+        fresh_demo(demo)
+        print(row("run_demo cold (compile + materialize)", timed(run_cmd)))
+        print(row("run_demo warm (no-op compile + materialize)", timed(run_cmd)))
+        definitions = str(demo / "customer-360" / "definitions.py")
+        print(row("import customer-360 definitions.py, median of 5", import_seconds(definitions)))
+        print(row("import dagster, dagster_dbt alone, median of 5", import_seconds("bare")))
+
+
+if __name__ == "__main__":
+    main()
