@@ -22,7 +22,9 @@ def main() -> None:
         run_cmd = [floe, "demo", "run", "--demo-dir", str(demo)]
         print("compile_demo / run_demo (3 products, 18 models)")
         print(row("compile_demo cold", timed(compile_cmd)))
-        print(row("compile_demo warm (--force), median of 3", median_of([*compile_cmd, "--force"], 3)))
+        print(
+            row("compile_demo warm (--force), median of 3", median_of([*compile_cmd, "--force"], 3))
+        )
         print(row("compile_demo no-op, median of 5", median_of(compile_cmd, 5)))
         fresh_demo(demo)
         print(row("run_demo cold (compile + materialize)", timed(run_cmd)))

@@ -123,47 +123,89 @@ def main() -> None:
         products = sorted(p.parent for p in demo.glob("*/floe.yaml"))
         make_way = 0.0
         for product in products:  # `dbt compile` per product, as compile-demo did
-            make_way += timed([dbt, "compile", "--project-dir", str(product), "--profiles-dir",
-                               str(product), "--quiet"], cwd=product)
+            make_way += timed(
+                [
+                    dbt,
+                    "compile",
+                    "--project-dir",
+                    str(product),
+                    "--profiles-dir",
+                    str(product),
+                    "--quiet",
+                ],
+                cwd=product,
+            )
         print(row("floe compile_demo cold", cold))
-        print(row("floe compile_demo warm (--force), median of 3", warm,
-                  f"= {warm / make_way:.2f}x the Makefile way"))
+        print(
+            row(
+                "floe compile_demo warm (--force), median of 3",
+                warm,
+                f"= {warm / make_way:.2f}x the Makefile way",
+            )
+        )
         print(row("floe compile_demo no-op, median of 5", noop))
         print(row("Makefile way: dbt compile subprocess per product", make_way))
         nox = shutil.which("nox") or str(Path(sys.executable).parent / "nox")
         if Path(nox).exists() and (ROOT / ".nox" / "compile_demo").is_dir():
             timed([nox, "-R", "-s", "compile_demo"], cwd=ROOT)  # make sure it is a no-op
-            print(row("nox -R -s compile_demo (no-op), median of 3",
-                      median_of([nox, "-R", "-s", "compile_demo"], 3, cwd=ROOT)))
+            print(
+                row(
+                    "nox -R -s compile_demo (no-op), median of 3",
+                    median_of([nox, "-R", "-s", "compile_demo"], 3, cwd=ROOT),
+                )
+            )
         else:
             print("  nox -R -s compile_demo: skipped (run `nox -s compile_demo` once first)")
 
         # (b) ------------------------------------------------------------------------
         total_models = args.products * args.models
-        print(f"\n(b) synthetic tree: {args.products} products x {args.models} models "
-              f"= {total_models} models, {cpus} CPUs")
+        print(
+            f"\n(b) synthetic tree: {args.products} products x {args.models} models "
+            f"= {total_models} models, {cpus} CPUs"
+        )
         sizes = sorted({max(1, args.products // 5), args.products // 2, args.products})
         for size in sizes:
             tree = synthetic_tree(work / f"synth-{size}", size, args.models)
             seconds = timed([floe, "demo", "compile", "--demo-dir", str(tree), "-j", "1"])
-            print(row(f"floe compile, {size} products, 1 worker", seconds,
-                      f"{seconds / size:.2f} s/product"))
+            print(
+                row(
+                    f"floe compile, {size} products, 1 worker",
+                    seconds,
+                    f"{seconds / size:.2f} s/product",
+                )
+            )
         tree = synthetic_tree(work / "synth-dbt", args.products, args.models)
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", DBT_ONLY, str(tree)], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", DBT_ONLY, str(tree)], capture_output=True, text=True, check=True
+        )
         dbt_only = float(out.stdout.strip().splitlines()[-1])
         dbt_process = time.perf_counter() - start
         floe_one = seconds
-        print(row("bare dbt work: in-process dbt compile per project", dbt_only,
-                  f"(process incl. imports {dbt_process:.2f} s)"))
+        print(
+            row(
+                "bare dbt work: in-process dbt compile per project",
+                dbt_only,
+                f"(process incl. imports {dbt_process:.2f} s)",
+            )
+        )
         overhead = floe_one - dbt_process
-        print(row("floe's own overhead (1 worker)", overhead,
-                  f"= {100 * overhead / floe_one:.1f}% of floe's total"))
+        print(
+            row(
+                "floe's own overhead (1 worker)",
+                overhead,
+                f"= {100 * overhead / floe_one:.1f}% of floe's total",
+            )
+        )
         tree = synthetic_tree(work / f"synth-par", args.products, args.models)
         parallel = timed([floe, "demo", "compile", "--demo-dir", str(tree)])
-        print(row(f"floe compile, {args.products} products, {cpus} workers", parallel,
-                  f"= {parallel / floe_one:.2f}x the 1-worker time"))
+        print(
+            row(
+                f"floe compile, {args.products} products, {cpus} workers",
+                parallel,
+                f"= {parallel / floe_one:.2f}x the 1-worker time",
+            )
+        )
         noop = median_of([floe, "demo", "compile", "--demo-dir", str(tree)], 3)
         print(row(f"floe compile no-op, {args.products} products, median of 3", noop))
 
@@ -171,8 +213,13 @@ def main() -> None:
         print("\n(c) import time (fresh interpreter, median of 5)")
         defs = import_seconds(str(demo / "customer-360" / "definitions.py"))
         bare = import_seconds("bare")
-        print(row("import customer-360 definitions.py", defs,
-                  f"= {100 * (defs - bare) / bare:+.1f}% over the bare imports"))
+        print(
+            row(
+                "import customer-360 definitions.py",
+                defs,
+                f"= {100 * (defs - bare) / bare:+.1f}% over the bare imports",
+            )
+        )
         print(row("import dagster, dagster_dbt", bare))
 
 

@@ -105,6 +105,18 @@ def test_dagster_dependency_version_matches_the_image_base() -> None:
     )
 
 
+def test_ac_11_5_dagster_chart_mounts_our_workspace_configmap() -> None:
+    """The Dagster chart mounts the workspace only with dagster-user-deployments enabled,
+    uses externalConfigmap only with workspace.enabled, and refuses servers next to it."""
+    dagster = _values("values.yaml")["dagster"]
+    assert dagster["dagster-user-deployments"]["enabled"] is True
+    assert dagster["dagster-user-deployments"]["enableSubchart"] is False
+    workspace = dagster["dagsterWebserver"]["workspace"]
+    assert workspace["enabled"] is True and workspace["servers"] == []
+    configmaps = _by_kind(render("values-demo.yaml"), "ConfigMap")
+    assert workspace["externalConfigmap"] in configmaps
+
+
 def test_ac_11_5_workspace_lists_three_python_module_locations() -> None:
     docs = render("values-demo.yaml")
     name = _values("values.yaml")["dagster"]["dagsterWebserver"]["workspace"]["externalConfigmap"]
@@ -233,3 +245,13 @@ def test_every_health_endpoint_of_status_is_a_rendered_service_port() -> None:
         url = urlparse(endpoint)
         assert url.hostname in services, (args[0], endpoint)
         assert url.port in {p["port"] for p in services[url.hostname]["spec"]["ports"]}, endpoint
+
+
+@pytest.mark.parametrize("name", VALUES_FILES)
+def test_env_var_names_are_c_identifiers(name: str) -> None:
+    """Kubernetes before 1.32 rejects env names that are not C identifiers."""
+    import re
+
+    for container in _containers(render(name)):
+        for env in container.get("env", []):
+            assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env["name"]), env["name"]
