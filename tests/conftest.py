@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,3 +67,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     marked = [item.nodeid for item in items if item.get_closest_marker("xfail")]
     if marked:
         raise pytest.UsageError(f"xfail markers are not allowed (AC-10.2): {', '.join(marked)}")
+
+
+def run_python(
+    *args: str, cwd: Path = ROOT, timeout: float = 300, **env_overrides: str
+) -> subprocess.CompletedProcess[str]:
+    """This interpreter with ``args`` in a child process (env overrides such as PATH)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env={**os.environ, **env_overrides},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -8,15 +8,12 @@ AC-11.5 (module paths under /app/demo), AC-11.8, AC-11.9 (../macros resolves the
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from floe.packaging.layout import code_locations, stage_image_layout
-from tests.conftest import PRODUCTS
+from tests.conftest import PRODUCTS, run_python
 
 PROBE = """
 import importlib, json, sys
@@ -52,16 +49,7 @@ def test_ac_11_5_module_imports_from_working_directory(
     app_demo_source = compiled_demo
     location = next(c for c in code_locations(app_demo_source) if c.product == product)
     module = location.module
-    env = {**os.environ, "PYTHONPATH": str(app_demo)}
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, module],
-        cwd=app_demo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = run_python("-c", PROBE, module, cwd=app_demo, PYTHONPATH=str(app_demo))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ModuleNotFoundError" not in out.stderr
     info = json.loads(out.stdout.strip().splitlines()[-1])

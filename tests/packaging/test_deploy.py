@@ -6,10 +6,8 @@ machine; these tests run the real code with PATHs that hold exactly the tools a 
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ import pytest
 from floe.errors import FloeError, PrerequisiteError
 from floe.packaging import deploy
 from floe.packaging.deploy import Step, build_plan, deploy_plan, rollback_flag, wait_ready
-from tests.conftest import DEMO, ROOT
+from tests.conftest import DEMO, run_python
 
 
 def _tool(bin_dir: Path, name: str, script: str) -> None:
@@ -27,16 +25,7 @@ def _tool(bin_dir: Path, name: str, script: str) -> None:
 
 
 def _run_deploy(args: list[str], bin_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": str(bin_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "floe.packaging.deploy", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python("-m", "floe.packaging.deploy", *args, PATH=str(bin_dir))
 
 
 def test_ac_11_6_build_fails_fast_naming_missing_docker_and_kind(tmp_path: Path) -> None:

@@ -3,32 +3,20 @@ suite allows no xfail (AC-10.2, BC-10.2, issue 7)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sessions.e2e import split_repeat
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_python
 
 
 def _pytest(
     *args: str, path: str | None = None, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    if path is not None:
-        env["PATH"] = path
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    extra = {"PATH": path} if path is not None else {}
+    return run_python("-m", "pytest", *args, cwd=cwd, **extra)
 
 
 def test_e2e_suite_collects() -> None:
