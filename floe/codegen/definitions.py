@@ -30,15 +30,6 @@ def py_literal(value: Any) -> str:
 _ENV.filters["py"] = py_literal
 
 
-def dbt_vars(artifacts: CompiledArtifacts) -> dict[str, Any]:
-    """dbt vars the generated code passes on every build (governance -> SQL)."""
-    out: dict[str, Any] = {}
-    gov = artifacts.governance
-    if gov is not None and gov.data_retention_days is not None:
-        out["floe_data_retention_days"] = gov.data_retention_days
-    return out
-
-
 def render_definitions(artifacts: CompiledArtifacts, regenerate_command: str) -> str:
     """The ``definitions.py`` source: same artifacts in, same bytes out."""
     compute = artifacts.dbt_profiles
@@ -50,7 +41,7 @@ def render_definitions(artifacts: CompiledArtifacts, regenerate_command: str) ->
         module_name=artifacts.identity.module_name,
         regenerate_command=regenerate_command,
         dbt_target=profile.get("target", artifacts.transforms.default_compute),
-        dbt_vars=dbt_vars(artifacts),
+        dbt_vars=artifacts.governance.dbt_vars() if artifacts.governance else {},
         schedule=artifacts.schedule,
     )
     ast.parse(text)  # generated code must at least be valid Python

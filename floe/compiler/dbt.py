@@ -123,9 +123,23 @@ def _failed_nodes(result: Any) -> str:
         return ""
 
 
-def dbt_compile(project_dir: Path, profiles_dir: Path) -> Path:
-    """``dbt compile``; returns the path of the ``target/manifest.json`` it wrote."""
-    run_dbt(project_dir, ["compile"], profiles_dir)
+def dbt_compile(
+    project_dir: Path,
+    profiles_dir: Path,
+    dbt_vars: dict[str, Any] | None = None,
+    target: str | None = None,
+) -> Path:
+    """``dbt compile``; returns the path of the ``target/manifest.json`` it wrote.
+
+    ``dbt_vars`` and ``target`` should be what later runs pass (the generated definitions
+    pass both), so dbt's partial parse stays valid for them.
+    """
+    args = ["compile"]
+    if target:
+        args += ["--target", target]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
+    run_dbt(project_dir, args, profiles_dir)
     manifest = project_dir / "target" / "manifest.json"
     if not manifest.is_file():
         raise DbtError("dbt compile wrote no target/manifest.json", Location(project_dir))

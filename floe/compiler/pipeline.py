@@ -12,7 +12,7 @@ from floe.compiler.governance import EnforcementResult, enforce
 from floe.compiler.governance.graph import build_graph
 from floe.compiler.governance.policies import lineage_policy
 from floe.compiler.loader import Loaded, LoadWarning, load_manifest, load_spec
-from floe.compiler.profiles import build_profiles, render_profiles
+from floe.compiler.profiles import build_profiles, render_profiles, target_name
 from floe.compiler.resolve import effective_enforcement_level, resolve_governance
 from floe.compiler.writer import temporary_dir, write_atomic
 from floe.errors import LineageMismatchError, Location, PolicyViolationError
@@ -81,9 +81,15 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
     profiles = build_profiles(dbt_project.profile, manifest.model.plugins.compute)
     profiles_text = render_profiles(profiles, profiles_header(Path(spec_path), manifest.path))
 
+    governance = resolve_governance(manifest.model, spec.model)
     with temporary_dir("floe-profiles-") as profiles_dir:
         write_atomic(profiles_dir / PROFILES_FILE, profiles_text)
-        dbt_manifest_path = dbt_compile(product_dir, profiles_dir)
+        dbt_manifest_path = dbt_compile(
+            product_dir,
+            profiles_dir,
+            governance.dbt_vars() if governance else None,
+            target_name(manifest.model.plugins.compute),
+        )
     graph = build_graph(load_dbt_manifest(dbt_manifest_path))
 
     mismatches = lineage_policy(graph, spec.model, None)
@@ -97,7 +103,6 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
             details=[str(v) for v in mismatches[1:]],
         )
 
-    governance = resolve_governance(manifest.model, spec.model)
     level = effective_enforcement_level(
         manifest.model.governance.policy_enforcement_level if manifest.model.governance else None,
         spec.model.governance.policy_enforcement_level if spec.model.governance else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -18,6 +19,7 @@ from floe.compiler.pipeline import ARTIFACTS_FILE, DEFINITIONS_FILE
 from floe.errors import DbtError, FloeError, Location
 from floe.runtime.report import LAST_RUN_FILE, ObservabilitySettings
 
+RUN_LOG = "run.log"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 LOCAL_OBSERVABILITY_ENV = {"FLOE_LINEAGE_TRANSPORT": "file", "FLOE_SPAN_EXPORTER": "file"}
 
@@ -32,6 +34,7 @@ class ProductRun:
     seconds: float
     lineage: str
     spans: str
+    log: Path | None = None
     errors: list[str] = field(default_factory=list)
 
 
@@ -100,7 +103,16 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
     artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
     module_name = artifacts["identity"]["module_name"]
     start = time.perf_counter()
-    with _environ({**LOCAL_OBSERVABILITY_ENV, **(env or {})}):
+    settings = ObservabilitySettings.load(product_dir, {**LOCAL_OBSERVABILITY_ENV, **(env or {})})
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.output_dir / RUN_LOG
+    # dbt's per-node output goes to the run log; the caller prints a summary
+    with (
+        _environ({**LOCAL_OBSERVABILITY_ENV, **(env or {})}),
+        log_path.open("w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
         defs = load_definitions_module(product_dir).defs
         job = _job(defs, f"{module_name}_build")
         with DagsterInstance.ephemeral() as instance:
@@ -111,7 +123,6 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
     errors = [
         str(event.message) for event in result.all_events if event.is_failure and event.message
     ]
-    settings = ObservabilitySettings.load(product_dir, {**LOCAL_OBSERVABILITY_ENV, **(env or {})})
     last_path = settings.output_dir / LAST_RUN_FILE
     last = json.loads(last_path.read_text(encoding="utf-8")) if last_path.is_file() else {}
     if last.get("run_id") != result.run_id:
@@ -127,6 +138,7 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
         seconds=seconds,
         lineage=str(last.get("lineage", "not reported")),
         spans=str(last.get("spans", "not reported")),
+        log=log_path,
         errors=errors[:5],
     )
 
@@ -154,4 +166,6 @@ def format_run(run: ProductRun) -> str:
     ]
     lines += [f"    {table:<45} {rows:>8} rows" for table, rows in run.tables.items()]
     lines += [f"    lineage -> {run.lineage}", f"    spans   -> {run.spans}"]
+    if run.log:
+        lines.append(f"    dbt log -> {run.log}")
     return "\n".join(lines)

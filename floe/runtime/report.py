@@ -108,11 +108,13 @@ def report_dbt_run(
         settings.lineage_transport,
         settings.output_dir / "openlineage.jsonl",
         settings.lineage_endpoint,
+        unit="events",
     )
     spans = Sink(
         SPAN_TRANSPORT.get(settings.span_exporter, settings.span_exporter),
         settings.output_dir / "spans.jsonl",
         settings.span_endpoint,
+        unit="spans",
     )
     results = json.loads(run_results.read_text(encoding="utf-8"))
     parents = _parents(run_results.parent / "manifest.json")
@@ -164,7 +166,10 @@ def report_dbt_run(
         status="ERROR" if failed else "OK",
         attrs=common,
     )
-    spans.emit(export_request(settings.product, settings.service_version, [root, *children]))
+    all_spans = [root, *children]
+    spans.emit(
+        export_request(settings.product, settings.service_version, all_spans), len(all_spans)
+    )
     tests = [r for r in results.get("results", []) if r["unique_id"].startswith("test.")]
     passed = sum(1 for r in tests if r.get("status") == "pass")
     summary = {

@@ -23,29 +23,31 @@ class Sink:
     file: Path
     endpoint: str | None = None
     timeout_s: float = 2.0
+    unit: str = "records"
     sent: int = 0
     fell_back: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def emit(self, record: dict[str, Any]) -> None:
+    def emit(self, record: dict[str, Any], weight: int = 1) -> None:
+        """Send one record; ``weight`` is how many units (e.g. spans) it carries."""
         if self.kind == "none":
             return
         if self.kind == "http" and self.endpoint and not self.errors:
             try:
                 self._post(record)
-                self.sent += 1
+                self.sent += weight
                 return
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 self.errors.append(f"{self.endpoint}: {exc}")
         if self.kind == "console":
             sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
-            self.sent += 1
+            self.sent += weight
             return
         self._append(record)
         if self.kind == "http":
-            self.fell_back += 1
+            self.fell_back += weight
         else:
-            self.sent += 1
+            self.sent += weight
 
     def _post(self, record: dict[str, Any]) -> None:
         request = urllib.request.Request(
@@ -67,10 +69,10 @@ class Sink:
         if self.kind == "none":
             return "disabled"
         if self.kind == "console":
-            return f"console ({self.sent} records)"
+            return f"console ({self.sent} {self.unit})"
         if self.kind == "http":
-            text = f"{self.endpoint} ({self.sent} sent)"
+            text = f"{self.endpoint} ({self.sent} {self.unit} sent)"
             if self.fell_back:
-                text += f"; unreachable, {self.fell_back} written to {self.file}"
+                text += f"; unreachable, {self.fell_back} {self.unit} written to {self.file}"
             return text
-        return f"{self.file} ({self.sent} records)"
+        return f"{self.file} ({self.sent} {self.unit})"

@@ -69,6 +69,12 @@ class ResolvedGovernance(FrozenModel):
     naming: NamingConfig | None = None
     quality_gates: QualityGatesConfig | None = None
 
+    def dbt_vars(self) -> dict[str, Any]:
+        """dbt vars that carry governance into SQL (the shared floe_retention macro)."""
+        if self.data_retention_days is None:
+            return {}
+        return {"floe_data_retention_days": self.data_retention_days}
+
 
 class EnforcementResultSummary(FrozenModel):
     passed: bool = True

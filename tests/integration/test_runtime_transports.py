@@ -94,7 +94,8 @@ def test_lineage_and_spans_are_posted_to_their_endpoints(
     assert len(traces) == 1
     spans = traces[0]["resourceSpans"][0]["scopeSpans"][0]["spans"]
     assert len(spans) == 10 and spans[0]["name"] == "floe.run financial-risk"
-    assert sent["lineage"] == f"{base}/api/v1/lineage (18 sent)"
+    assert sent["lineage"] == f"{base}/api/v1/lineage (18 events sent)"
+    assert sent["spans"] == f"{base}/v1/traces (10 spans sent)"
     assert not (tmp_path / "openlineage.jsonl").exists()
 
 
@@ -116,4 +117,5 @@ def test_unreachable_endpoints_fall_back_to_files(finished_run: Path, tmp_path: 
     events = (tmp_path / "openlineage.jsonl").read_text().splitlines()
     assert len(events) == 18
     assert len((tmp_path / "spans.jsonl").read_text().splitlines()) == 1
-    assert "unreachable, 18 written to" in sent["lineage"]
+    assert "unreachable, 18 events written to" in sent["lineage"]
+    assert "unreachable, 10 spans written to" in sent["spans"]
