@@ -78,9 +78,12 @@ def test_bc_11_2_dependency_layers_come_before_demo_code() -> None:
     assert order.index("/tmp/floe-requirements.txt") < first_demo
 
 
-def test_runs_as_non_root() -> None:
+def test_runs_as_non_root_that_owns_what_runs_write() -> None:
     users = [args for word, args in _instructions() if word == "USER"]
-    assert users[-1] not in {"root", "0"}
+    assert users[-1] == "10001"
+    runs = " ".join(args for word, args in _instructions() if word == "RUN")
+    assert "useradd --uid 10001" in runs
+    assert "chown -R floe:floe /app/demo /opt/dagster/dagster_home" in runs
 
 
 # ---------------------------------------------------------------- build context
