@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -60,7 +61,11 @@ def webserver_command(workspace_file: Path, host: str, port: int) -> list[str]:
 
 
 def serve(demo_dir: Path, *, host: str, port: int, echo: Callable[[str], None]) -> None:
+    """Run the webserver until Ctrl-C; runs and schedules persist in demo/.floe/dagster_home."""
     workspace_file = write_workspace(demo_dir)
     command = webserver_command(workspace_file, host, port)
+    home = (demo_dir / WORKSPACE_DIR / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(home))}
     echo(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); workspace {workspace_file}")
-    subprocess.run(command, check=False)
+    subprocess.run(command, check=False, env=env)
