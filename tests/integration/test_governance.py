@@ -191,5 +191,11 @@ def test_sarif_report_validates_and_points_at_model_files(shop: Path, tmp_path: 
     naming = by_rule["FLOE-N001"]["locations"][0]["physicalLocation"]["artifactLocation"]
     assert (base / naming["uri"]).is_file() and naming["uri"].endswith("orders_cleaned.sql")
     assert by_rule["FLOE-D002"]["level"] == "warning"
+    # documentation findings show on the model's SQL, with the YAML to fix as related
+    docs = by_rule["FLOE-D001"]
+    sql = docs["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert sql == "models/marts/mart_revenue.sql" and (base / sql).is_file()
+    fix = docs["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert fix == "models/marts/_shop__marts.yml" and (base / fix).is_file()
     rule_ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
     assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in run["results"])

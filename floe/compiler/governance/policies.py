@@ -24,8 +24,9 @@ class Violation:
     expected: str
     found: str
     suggestion: str
-    file: str
+    file: str  # where to fix it, relative to the product directory
     column: str | None = None
+    sql_file: str | None = None  # the model's SQL file, when ``file`` is its schema YAML
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +113,7 @@ def documentation_policy(
                     found=repr(model.description),
                     suggestion="add `description:` for the model in its schema .yml",
                     file=_yaml_file(model),
+                    sql_file=model.sql_path,
                 )
             )
         if gates.require_column_descriptions:
@@ -129,6 +131,7 @@ def documentation_policy(
                             found=repr(text),
                             suggestion="add `description:` for the column",
                             file=_yaml_file(model),
+                            sql_file=model.sql_path,
                         )
                     )
     return out
@@ -161,6 +164,7 @@ def test_coverage_policy(
                     found=f"{tested} of {len(columns)} columns",
                     suggestion="declare the model's columns and add tests (not_null, unique, ...)",
                     file=_yaml_file(model),
+                    sql_file=model.sql_path,
                 )
             )
     return out

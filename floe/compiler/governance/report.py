@@ -26,6 +26,20 @@ def json_report(result: CompileResult) -> dict[str, Any]:
     }
 
 
+def _location(uri: str, index: int, text: str | None = None) -> dict[str, Any]:
+    """A SARIF location in the product directory (line 1: dbt records no line numbers)."""
+    out: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri, "uriBaseId": PRODUCT_ROOT},
+            "region": {"startLine": 1},
+        }
+    }
+    if text:
+        out["id"] = index
+        out["message"] = {"text": text}
+    return out
+
+
 def sarif_report(result: CompileResult) -> dict[str, Any]:
     violations = result.enforcement.violations
     rule_ids = sorted({v.code for v in violations})
@@ -44,6 +58,11 @@ def sarif_report(result: CompileResult) -> dict[str, Any]:
     results = []
     for v in violations:
         where = f"{v.model}.{v.column}" if v.column else v.model
+        related = (
+            {"relatedLocations": [_location(v.file, 1, "where to fix it")]}
+            if v.sql_file and v.sql_file != v.file
+            else {}
+        )
         results.append(
             {
                 "ruleId": v.code,
@@ -55,13 +74,11 @@ def sarif_report(result: CompileResult) -> dict[str, Any]:
                 },
                 "locations": [
                     {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": v.file, "uriBaseId": PRODUCT_ROOT},
-                            "region": {"startLine": 1},
-                        },
+                        **_location(v.sql_file or v.file, 0),
                         "logicalLocations": [{"name": where, "kind": "member"}],
                     }
                 ],
+                **related,
             }
         )
     return {
