@@ -107,13 +107,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
         manifest.model.governance.policy_enforcement_level if manifest.model.governance else None,
         spec.model.governance.policy_enforcement_level if spec.model.governance else None,
     )
-    result = enforce(
-        graph,
-        spec.model,
-        governance,
-        level,  # type: ignore[arg-type]
-        checked_before=("lineage",),
-    )
+    result = enforce(graph, spec.model, governance, level, checked_before=("lineage",))
     artifacts = build_artifacts(
         spec.model,
         manifest.model,

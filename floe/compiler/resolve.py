@@ -6,7 +6,9 @@ strengthen it (AC-9.5, BC-9.4).
 
 from __future__ import annotations
 
-from floe.schemas._base import stricter
+from typing import cast
+
+from floe.schemas._base import EnforcementLevel, stricter
 from floe.schemas.artifacts import (
     ObservabilityConfig,
     ResolvedGovernance,
@@ -47,9 +49,12 @@ def resolve_observability(manifest: PlatformManifest, spec: FloeSpec) -> Observa
     )
 
 
-def effective_enforcement_level(manifest_level: str | None, spec_level: str | None) -> str:
+def effective_enforcement_level(
+    manifest_level: EnforcementLevel | None, spec_level: EnforcementLevel | None
+) -> EnforcementLevel:
     """Stricter wins; with neither set the level is ``warn`` (AC-9.5)."""
-    return stricter(manifest_level, spec_level) or DEFAULT_ENFORCEMENT_LEVEL
+    level = stricter(manifest_level, spec_level) or DEFAULT_ENFORCEMENT_LEVEL
+    return cast(EnforcementLevel, level)
 
 
 def _strengthen_gates(
