@@ -102,13 +102,14 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
     product_dir = product_dir.resolve()
     artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
     module_name = artifacts["identity"]["module_name"]
+    run_env = {**LOCAL_OBSERVABILITY_ENV, **(env or {})}
     start = time.perf_counter()
-    settings = ObservabilitySettings.load(product_dir, {**LOCAL_OBSERVABILITY_ENV, **(env or {})})
+    settings = ObservabilitySettings.load(product_dir, run_env)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.output_dir / RUN_LOG
     # dbt's per-node output goes to the run log; the caller prints a summary
     with (
-        _environ({**LOCAL_OBSERVABILITY_ENV, **(env or {})}),
+        _environ(run_env),
         log_path.open("w", encoding="utf-8") as log,
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
