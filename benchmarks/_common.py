@@ -7,6 +7,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,27 +41,45 @@ def median_of(argv: list[str], runs: int, cwd: Path | None = None) -> float:
 IMPORT_PROBE = """
 import importlib.util, sys, time
 start = time.perf_counter()
-if sys.argv[1] == "bare":
-    import dagster, dagster_dbt  # noqa
-else:
+import dagster, dagster_dbt  # noqa
+bare = time.perf_counter() - start
+if sys.argv[1] != "bare":
     spec = importlib.util.spec_from_file_location("defs_probe", sys.argv[1])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.defs is not None
-print(time.perf_counter() - start)
+print(bare, time.perf_counter() - start - bare)
 """
 
 
-def import_seconds(target: str, runs: int = 5) -> float:
-    """Median seconds to import ``target`` (a definitions.py path, or 'bare') in a fresh
-    interpreter."""
-    samples = []
-    for _ in range(runs):
+@dataclass(frozen=True)
+class ImportTimes:
+    """Medians, in seconds, over interleaved fresh interpreters."""
+
+    bare: float  # `import dagster, dagster_dbt` alone
+    definitions: float  # the same imports, then exec of the generated module
+    module_only: float  # the generated module's own part of ``definitions``
+
+
+def import_times(definitions: str, runs: int = 9) -> ImportTimes:
+    """Time ``definitions`` (a definitions.py path) against the bare imports, alternating
+    the two so that machine drift hits both alike."""
+
+    def probe(target: str) -> tuple[float, float]:
         out = subprocess.run(
             [sys.executable, "-c", IMPORT_PROBE, target], capture_output=True, text=True, check=True
         )
-        samples.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(samples)
+        bare, extra = out.stdout.strip().splitlines()[-1].split()
+        return float(bare), float(extra)
+
+    bare, total, own = [], [], []
+    for _ in range(runs):
+        bare.append(probe("bare")[0])
+        first, module = probe(definitions)
+        total.append(first + module)
+        own.append(module)
+    median = statistics.median
+    return ImportTimes(median(bare), median(total), median(own))
 
 
 def row(label: str, seconds: float, note: str = "") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 DEFAULT_PYTEST_ARGS = ["tests", "--ignore=tests/e2e", "-q"]
-LINT_TARGETS = ["floe", "sessions", "noxfile.py"]
+LINT_TARGETS = ["floe", "sessions", "noxfile.py", "tests", "benchmarks"]
 
 
 def tests(session: nox.Session) -> None:

@@ -4,6 +4,7 @@ Standard library only, Python >= 3.10: they run in the Dagster image (dagster 1.
 well as in-process with the pinned dev stack.
 """
 
+from floe.runtime.dbt_selection import select_all_from_manifest
 from floe.runtime.report import ObservabilitySettings, report_dbt_run
 
-__all__ = ["ObservabilitySettings", "report_dbt_run"]
+__all__ = ["ObservabilitySettings", "report_dbt_run", "select_all_from_manifest"]

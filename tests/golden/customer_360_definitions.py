@@ -18,7 +18,7 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from floe.runtime import report_dbt_run
+from floe.runtime import report_dbt_run, select_all_from_manifest
 
 PRODUCT_NAME = 'customer-360'
 PRODUCT_DIR = Path(__file__).resolve().parent
@@ -40,26 +40,30 @@ class _Translator(DagsterDbtTranslator):
         return GROUP_NAME
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    name='customer_360_dbt_assets',
-    dagster_dbt_translator=_Translator(),
-    op_tags={"dagster/concurrency_key": 'duckdb-customer-360'},
-)
-def customer_360_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):  # type: ignore[no-untyped-def]
-    invocation = dbt.cli(
-        ["build", "--vars", json.dumps(DBT_VARS, sort_keys=True)],
-        context=context,
-        raise_on_error=False,
+# Every node is selected: read the selection from manifest.json instead of loading
+# dbt's selection engine at import (floe.runtime.dbt_selection says why).
+with select_all_from_manifest():
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        name='customer_360_dbt_assets',
+        dagster_dbt_translator=_Translator(),
+        op_tags={"dagster/concurrency_key": 'duckdb-customer-360'},
     )
-    yield from invocation.stream()
-    run_results = Path(invocation.target_path) / "run_results.json"
-    if run_results.exists():
-        sent = report_dbt_run(PRODUCT_DIR, run_results, context.run.run_id)
-        context.log.info(f"lineage: {sent['lineage']}; spans: {sent['spans']}")
-    if not invocation.is_successful():
-        raise invocation.get_error() or RuntimeError(f"dbt build failed for {PRODUCT_NAME}")
+    def customer_360_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):  # type: ignore[no-untyped-def]
+        invocation = dbt.cli(
+            ["build", "--vars", json.dumps(DBT_VARS, sort_keys=True)],
+            context=context,
+            raise_on_error=False,
+        )
+        yield from invocation.stream()
+        run_results = Path(invocation.target_path) / "run_results.json"
+        if run_results.exists():
+            sent = report_dbt_run(PRODUCT_DIR, run_results, context.run.run_id)
+            context.log.info(f"lineage: {sent['lineage']}; spans: {sent['spans']}")
+        if not invocation.is_successful():
+            raise invocation.get_error() or RuntimeError(f"dbt build failed for {PRODUCT_NAME}")
 
 
 customer_360_job = define_asset_job(

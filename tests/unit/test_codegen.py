@@ -50,8 +50,13 @@ def test_generation_is_deterministic() -> None:
 
 def test_ac_11_8_generated_code_uses_dbt_assets_with_project_and_exports_defs() -> None:
     tree = ast.parse(_render())
-    decorated = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.decorator_list]
+    decorated = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.decorator_list]
     assert len(decorated) == 1
+    # issue 8: the decorator runs inside select_all_from_manifest(), so the import does not
+    # load dbt's selection engine (tests/compat/test_select_all.py proves the assets match).
+    scope = next(n for n in tree.body if isinstance(n, ast.With))
+    assert ast.unparse(scope.items[0].context_expr) == "select_all_from_manifest()"
+    assert decorated[0] in scope.body
     call = decorated[0].decorator_list[0]
     assert isinstance(call, ast.Call) and ast.unparse(call.func) == "dbt_assets"
     keywords = {k.arg: ast.unparse(k.value) for k in call.keywords}
