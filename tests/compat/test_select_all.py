@@ -113,27 +113,37 @@ def test_unknown_dagster_dbt_layout_changes_nothing(monkeypatch: pytest.MonkeyPa
 
 
 IMPORT_PROBE = """
-import importlib.util, json, sys
+import importlib.util, json, socket, sys
 import dagster, dagster_dbt
+network = []
+def refuse(name):
+    def call(*args, **kwargs):
+        network.append(f"{name}{args!r}")
+        raise OSError("network use during import")
+    return call
+socket.socket.connect = refuse("connect")
+socket.socket.connect_ex = refuse("connect_ex")
+socket.getaddrinfo = refuse("getaddrinfo")
 before = set(sys.modules)
 spec = importlib.util.spec_from_file_location("defs_probe", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 added = sorted(set(sys.modules) - before)
 keys = sorted(k.to_user_string() for a in module.defs.assets for k in a.keys)
-print(json.dumps({"added": added, "keys": keys}))
+print(json.dumps({"added": added, "keys": keys, "network": network}))
 """
 
 
 @pytest.mark.parametrize("product", PRODUCTS)
-def test_definitions_import_loads_no_dbt_selection_engine(
+def test_definitions_import_loads_no_dbt_selection_engine_and_no_network(
     compiled_demo: Path, product: str
 ) -> None:
-    """After `import dagster, dagster_dbt`, the module adds only floe's stdlib runtime: no
-    networkx, no dbt.graph, no dbt parsing."""
+    """After `import dagster, dagster_dbt`, the module adds only floe's stdlib runtime (no
+    networkx, no dbt.graph, no dbt parsing) and opens no connection, not even a DNS lookup."""
     out = run_python("-c", IMPORT_PROBE, str(compiled_demo / product / "definitions.py"))
     assert out.returncode == 0, out.stderr[-2000:]
     probe = json.loads(out.stdout.strip().splitlines()[-1])
     assert "floe.runtime" in probe["added"]
     assert [m for m in probe["added"] if m.partition(".")[0] != "floe"] == []
     assert len(probe["keys"]) == 9
+    assert probe["network"] == []
