@@ -76,6 +76,12 @@ def demo(session: nox.Session) -> None:
     deploy.demo(session)
 
 
+@nox.session(python=PYTHON, requires=["compile_demo"])
+def image_smoke(session: nox.Session) -> None:
+    """Build the demo image on a real Docker engine and prove it inside containers."""
+    deploy.image_smoke(session)
+
+
 @nox.session(python=PYTHON)
 def demo_down(session: nox.Session) -> None:
     """Uninstall the Helm release (add -- --delete-cluster to delete the kind cluster)."""

@@ -18,15 +18,15 @@ PYTHON = "3.11"
 DEMO_DIR = ROOT / "demo"
 DOCKERFILE = ROOT / "docker" / "dagster-demo" / "Dockerfile"
 IMAGE_REQUIREMENTS = DOCKERFILE.parent / "requirements.txt"
-BASE_IMAGE = "dagster/dagster-celery-k8s"
 
 
 def image_base_version(dockerfile: Path = DOCKERFILE) -> str:
-    """The dagster version of the image, from the Dockerfile's FROM line."""
+    """The dagster version of the image: the tag of the Dockerfile's ``ARG BASE_IMAGE``
+    default (dagster's images are tagged with the dagster version)."""
     text = dockerfile.read_text(encoding="utf-8")
-    match = re.search(rf"^FROM\s+{re.escape(BASE_IMAGE)}:(\S+)", text, re.MULTILINE)
+    match = re.search(r"^ARG\s+BASE_IMAGE=\S+:(\S+)\s*$", text, re.MULTILINE)
     if not match:
-        raise ValueError(f"{dockerfile}: no 'FROM {BASE_IMAGE}:<version>' line")
+        raise ValueError(f"{dockerfile}: no 'ARG BASE_IMAGE=<image>:<version>' line")
     return match.group(1)
 
 

@@ -1,4 +1,4 @@
-"""build_demo_image, demo, demo_down: thin wrappers over floe.packaging.deploy.
+"""build_demo_image, demo, demo_down, image_smoke: thin wrappers over floe.packaging.
 
 `-- --dry-run` prints the exact commands without running them.
 """
@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import nox
+
+from sessions.config import IMAGE_PYTHON_VERSION, find_python
 
 
 def _deploy(session: nox.Session, action: str) -> None:
@@ -23,3 +25,9 @@ def demo(session: nox.Session) -> None:
 
 def demo_down(session: nox.Session) -> None:
     _deploy(session, "down")
+
+
+def image_smoke(session: nox.Session) -> None:
+    session.install("-e", ".[stack,deploy]")
+    python310 = find_python(IMAGE_PYTHON_VERSION)
+    session.run("python", "-m", "floe.packaging.smoke", "--python310", python310, *session.posargs)

@@ -11,6 +11,18 @@ from pathlib import Path
 from floe.errors import Location, OutputError
 
 
+def _new_file_mode(path: Path) -> int:
+    """The mode a plain ``open(path, "w")`` would give: an existing file keeps its mode, a
+    new one gets 0o666 less the umask (mkstemp alone would leave 0o600, unreadable to the
+    image's run user or any reader other than the owner)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def write_atomic(path: Path, content: str) -> None:
     """Write ``content`` to ``path`` through a temp file in the same dir + ``os.replace``."""
     path = Path(path)
@@ -20,6 +32,7 @@ def write_atomic(path: Path, content: str) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write {path.name}: {exc}", Location(path)) from exc
     try:
+        os.fchmod(fd, _new_file_mode(path))
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(content)
             handle.flush()

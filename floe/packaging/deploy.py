@@ -2,8 +2,9 @@
 `nox -s demo`, `nox -s demo_down`).
 
 Each step is a :class:`Step` with the exact command it runs, so ``--dry-run`` prints what
-a real run would do.  Prerequisites (docker engine, kind, helm, kubectl) are checked
-first; what is missing is named with how to get it.
+a real run would do.  The prerequisites of the whole chain (docker engine, kind, helm,
+kubectl; buildx or else Docker's classic builder) are checked before its first side
+effect; what is missing is named with how to get it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ VALUES = {"demo": CHART / "values-demo.yaml", "test": CHART / "values-test.yaml"
 HELM_TIMEOUT = "15m"
 READY_TIMEOUT_S = 600
 
+# Everything the chain build_demo_image -> demo needs: checked in full before the kind
+# cluster is created or an image is built, so no run stops half-way for a missing tool.
+CHAIN_TOOLS = ("docker", "kind", "helm", "kubectl")
 INSTALL_HINTS = {
     "docker": "install Docker Engine (https://docs.docker.com/engine/install/) and start it",
     "kind": "go install sigs.k8s.io/kind@v0.29.0, or see https://kind.sigs.k8s.io/docs/user/quick-start/",
@@ -134,7 +138,20 @@ def native_platform() -> str:
     return "linux/arm64" if machine in {"arm64", "aarch64"} else "linux/amd64"
 
 
-def build_plan(tag: str, cluster_exists: bool) -> Plan:
+def build_argv(tags: Sequence[str], buildx: bool, base: str | None = None) -> list[str]:
+    """The image build as a command: buildx, or the classic builder without it."""
+    tag_args = [arg for t in tags for arg in ("--tag", t)]
+    base_args = ["--build-arg", f"BASE_IMAGE={base}"] if base else []
+    if buildx:
+        head = ["docker", "buildx", "build", "--platform", native_platform(), "--load"]
+    else:
+        head = ["docker", "build"]
+    return [*head, "--file", str(DOCKERFILE), "--network", "host", *base_args, *tag_args, "."]
+
+
+def build_plan(
+    tag: str, cluster_exists: bool, buildx: bool = True, base: str | None = None
+) -> Plan:
     image = f"{IMAGE_REPOSITORY}:{tag}"
     plan = Plan()
     if not cluster_exists:
@@ -150,21 +167,11 @@ def build_plan(tag: str, cluster_exists: bool) -> Plan:
             "--wait",
             "120s",
         )
+    builder = "buildx" if buildx else "Docker's classic builder (no buildx plugin)"
     plan.add(
-        "build the demo image for this machine's platform (python-on-whales)",
-        "docker",
-        "buildx",
-        "build",
-        "--file",
-        str(DOCKERFILE),
-        "--platform",
-        native_platform(),
-        "--tag",
-        image,
-        "--tag",
-        f"{IMAGE_REPOSITORY}:latest",
-        "--load",
-        ".",
+        f"build the demo image for this machine's platform (python-on-whales, {builder}; "
+        "context: a copy of . with this host's pip settings)",
+        *build_argv([image, f"{IMAGE_REPOSITORY}:latest"], buildx, base),
     )
     plan.add(
         "load the image into the kind cluster's node",
@@ -239,8 +246,8 @@ def execute(
         echo(f"[{index}/{len(plan.steps)}] {step.description}\n    $ {step.shell()}")
         if dry_run:
             continue
-        if step.argv[:2] == ["docker", "buildx"]:
-            _docker_build(step)
+        if step.argv[0] == "docker" and "--file" in step.argv:
+            _docker_build(step, echo)
             continue
         done = runner(step.argv, cwd=ROOT, check=False, text=True)
         if done.returncode != 0 and step.check:
@@ -249,18 +256,21 @@ def execute(
             )
 
 
-def _docker_build(step: Step) -> None:
-    from python_on_whales import docker
+def _docker_build(step: Step, echo: Callable[[str], None]) -> None:
+    """The plan's build step through python-on-whales, on a staged copy of the context."""
+    import tempfile
+
+    from floe.packaging import image
 
     argv = step.argv
     tags = [argv[i + 1] for i, a in enumerate(argv) if a == "--tag"]
-    docker.build(
-        context_path=ROOT,
-        file=ROOT / argv[argv.index("--file") + 1],
-        platforms=[argv[argv.index("--platform") + 1]],
-        tags=tags,
-        load=True,
-    )
+    build_args = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--build-arg")
+    platform_arg = argv[argv.index("--platform") + 1] if "--platform" in argv else None
+    settings = image.host_pip_settings()
+    echo(f"    pip settings for the build: {settings.describe()}")
+    with tempfile.TemporaryDirectory(prefix="floe-image-") as tmp:
+        context = image.stage_context(ROOT, Path(tmp), settings)
+        image.build(context, tags, build_args=build_args, platform=platform_arg, echo=echo)
 
 
 def kind_cluster_exists(runner: Runner = subprocess.run) -> bool:
@@ -404,6 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--values", choices=sorted(VALUES), default="demo")
     parser.add_argument("--delete-cluster", action="store_true", help="down: also delete kind")
+    parser.add_argument(
+        "--base-image", help="build: the base image instead of the Dockerfile's BASE_IMAGE"
+    )
     args = parser.parse_args(argv)
     try:
         if args.action == "preflight":
@@ -411,9 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"preflight ok: cluster reachable, release {RELEASE} installed")
             return 0
         tools = {
-            "build": ["docker", "kind"],
-            "deploy": ["helm", "kubectl", "kind"],
-            "down": ["helm", "kind"],
+            "build": list(CHAIN_TOOLS),
+            "deploy": list(CHAIN_TOOLS),
+            "down": ["helm", "kind"] if args.delete_cluster else ["helm"],
         }[args.action]
         if args.dry_run:
             versions = {"helm": "v4.0.0 (dry run assumes Helm 4)"}
@@ -425,8 +438,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             versions = check_prerequisites(tools)
         tag = image_tag()
         if args.action == "build":
+            from floe.packaging.image import has_buildx
+
             exists = not args.dry_run and kind_cluster_exists()
-            execute(build_plan(tag, exists), dry_run=args.dry_run)
+            plan = build_plan(tag, exists, buildx=has_buildx(), base=args.base_image)
+            execute(plan, dry_run=args.dry_run)
         elif args.action == "deploy":
             execute(deploy_plan(tag, args.values, versions["helm"]), dry_run=args.dry_run)
             checks = readiness_checks(ROOT / "demo")

@@ -255,3 +255,35 @@ def test_env_var_names_are_c_identifiers(name: str) -> None:
     for container in _containers(render(name)):
         for env in container.get("env", []):
             assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env["name"]), env["name"]
+
+
+K8S_VERSION = "1.31.0"
+
+
+@pytest.mark.parametrize("name", VALUES_FILES)
+def test_issue_12_every_rendered_object_validates_against_kubernetes_1_31(name: str) -> None:
+    """Each object the chart renders for values.yaml, values-demo.yaml and
+    values-test.yaml validates, strictly (no unknown fields), against Kubernetes 1.31's
+    own schemas (kubernetes-validate's bundled copy: offline)."""
+    import kubernetes_validate
+
+    docs = render(name)
+    assert docs
+    problems = []
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            where = f"{doc['kind']}/{doc['metadata']['name']}"
+            problems.append(f"{where}: {'.'.join(map(str, error.path))}: {error.message}")
+    assert problems == []
+
+
+def test_kubernetes_validation_catches_an_unknown_field() -> None:
+    """The strict check is live: a misspelled field in a rendered Deployment fails."""
+    import kubernetes_validate
+
+    deployment = next(d for d in render("values-demo.yaml") if d["kind"] == "Deployment")
+    broken = {**deployment, "spec": {**deployment["spec"], "replica": 1}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)

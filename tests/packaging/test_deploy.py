@@ -28,16 +28,34 @@ def _run_deploy(args: list[str], bin_dir: Path) -> subprocess.CompletedProcess[s
     return run_python("-m", "floe.packaging.deploy", *args, PATH=str(bin_dir))
 
 
-def test_ac_11_6_build_fails_fast_naming_missing_docker_and_kind(tmp_path: Path) -> None:
+def test_ac_11_6_build_fails_fast_naming_every_missing_tool_of_the_chain(tmp_path: Path) -> None:
     done = _run_deploy(["build"], tmp_path)
     assert done.returncode == PrerequisiteError.exit_code
-    assert "missing prerequisites for this session: docker, kind" in done.stderr
+    assert "missing prerequisites for this session: docker, kind, helm, kubectl" in done.stderr
     assert "install Docker Engine" in done.stderr and "kind.sigs.k8s.io" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_issue_12_no_side_effect_before_the_whole_chain_is_checked(tmp_path: Path) -> None:
+    """docker, kind and kubectl are there but helm is not: the build step stops with exit
+    8 naming helm before it creates the kind cluster or builds anything."""
+    calls = tmp_path / "calls.log"
+    _tool(tmp_path, "docker", f'echo "docker $*" >> {calls}; echo 20.10.24')
+    _tool(tmp_path, "kind", f'echo "kind $*" >> {calls}; echo kind v0.29.0')
+    _tool(tmp_path, "kubectl", f'echo "kubectl $*" >> {calls}; echo "{{}}"')
+    done = _run_deploy(["build"], tmp_path)
+    assert done.returncode == 8, done.stdout + done.stderr
+    assert "missing prerequisites for this session: helm" in done.stderr
+    assert "helm.sh" in done.stderr
+    made = calls.read_text().splitlines()
+    assert not [c for c in made if c.startswith(("kind create", "docker build", "docker buildx"))]
 
 
 def test_docker_client_without_engine_is_reported_as_engine_unreachable(tmp_path: Path) -> None:
     _tool(tmp_path, "docker", 'echo "Cannot connect to the Docker daemon" >&2; exit 1')
     _tool(tmp_path, "kind", "echo kind v0.29.0")
+    _tool(tmp_path, "helm", "echo v3.16.0")
+    _tool(tmp_path, "kubectl", 'echo "{}"')
     done = _run_deploy(["build"], tmp_path)
     assert done.returncode == 8
     assert (
@@ -47,11 +65,11 @@ def test_docker_client_without_engine_is_reported_as_engine_unreachable(tmp_path
     assert "kind:" not in done.stderr
 
 
-def test_deploy_checks_helm_and_kubectl(tmp_path: Path) -> None:
+def test_deploy_checks_the_whole_chain(tmp_path: Path) -> None:
     _tool(tmp_path, "kind", "echo kind v0.29.0")
     done = _run_deploy(["deploy"], tmp_path)
     assert done.returncode == 8
-    assert "helm, kubectl" in done.stderr
+    assert "missing prerequisites for this session: docker, helm, kubectl" in done.stderr
 
 
 def test_dry_run_prints_the_exact_commands_without_tools(tmp_path: Path) -> None:
@@ -76,8 +94,22 @@ def test_build_dry_run_creates_cluster_before_loading(tmp_path: Path) -> None:
     assert lines[0].startswith(
         "$ kind create cluster --name floe --config docker/kind/cluster.yaml"
     )
-    assert lines[1].startswith("$ docker buildx build --file docker/dagster-demo/Dockerfile")
+    # no docker on PATH, so no buildx: the plan shows the classic builder it would use
+    assert lines[1].startswith(
+        "$ docker build --file docker/dagster-demo/Dockerfile --network host --tag "
+    )
     assert lines[2].startswith("$ kind load docker-image floe-dagster-demo:")
+
+
+@pytest.mark.parametrize("buildx", [True, False])
+def test_issue_12_build_uses_buildx_or_the_classic_builder(buildx: bool) -> None:
+    argv = deploy.build_argv(["floe-dagster-demo:x"], buildx, base="mirror.example/dagster:1.9.6")
+    assert argv[:3] == (["docker", "buildx", "build"] if buildx else ["docker", "build", "--file"])
+    assert ("--load" in argv) is buildx
+    assert ("--platform" in argv) is buildx
+    joined = " ".join(argv)
+    assert "--build-arg BASE_IMAGE=mirror.example/dagster:1.9.6" in joined
+    assert "--network host" in joined and argv[-1] == "."
 
 
 def test_build_plan_skips_create_when_the_cluster_exists() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from floe.packaging.context import context_files, is_excluded, parse_dockerignore
+from floe.packaging.image import base_image
 from floe.packaging.layout import code_locations
 from sessions.config import DOCKERFILE, IMAGE_REQUIREMENTS
 from tests.conftest import DEMO, PRODUCTS, ROOT, copy_demo
@@ -33,8 +34,30 @@ def _copies() -> list[tuple[str, str]]:
     return [tuple(shlex.split(args)[-2:]) for word, args in _instructions() if word == "COPY"]  # type: ignore[misc]
 
 
-def test_ac_11_1_extends_the_celery_k8s_base() -> None:
-    assert _instructions()[0] == ("FROM", "dagster/dagster-celery-k8s:1.9.6")
+def test_ac_11_1_extends_the_celery_k8s_base_through_one_build_argument() -> None:
+    """Issue 12: the base is one ARG (an organisation passes its mirror); every stage is
+    built FROM it, so the dagster version is stated once."""
+    instructions = _instructions()
+    assert instructions[0] == ("ARG", "BASE_IMAGE=dagster/dagster-celery-k8s:1.9.6")
+    froms = [args for word, args in instructions if word == "FROM"]
+    assert len(froms) == 2
+    assert all(f.split()[0] == "${BASE_IMAGE}" for f in froms)
+    assert base_image() == "dagster/dagster-celery-k8s:1.9.6"
+
+
+def test_build_host_pip_settings_are_read_only_by_the_first_stage() -> None:
+    """Issue 12: the staged pip settings (index, certificate bundle) never reach the image:
+    only stage 1 copies them, and the image takes nothing from stage 1 but /install."""
+    instructions = _instructions()
+    second = [i for i, (word, _) in enumerate(instructions) if word == "FROM"][1]
+    final = instructions[second:]
+    assert not any("docker/dagster-demo/pip" in args for _word, args in final)
+    assert [args for word, args in final if word == "COPY" and "--from" in args] == [
+        "--from=packages /install/deps/ /usr/local/",
+        "--from=packages /install/floe/ /usr/local/",
+    ]
+    first = instructions[:second]
+    assert ("COPY", "docker/dagster-demo/pip/ /tmp/pip/") in first
 
 
 def test_ac_11_1_products_copied_to_underscored_dirs_matching_the_layout() -> None:
@@ -59,9 +82,13 @@ def test_ac_11_1_manifest_and_macros_at_app_demo() -> None:
 
 
 def test_ac_11_1_bc_11_4_no_deps_install_from_pinned_file_then_pip_check() -> None:
-    runs = [args for word, args in _instructions() if word == "RUN"]
+    instructions = _instructions()
+    runs = [args for word, args in instructions if word == "RUN"]
     install = next(r for r in runs if "floe-requirements.txt" in r)
-    assert "pip install --no-deps -r" in install and install.endswith("pip check")
+    assert "pip install --no-deps --prefix /install/deps -r /tmp/floe-requirements.txt" in install
+    for prefix in ("deps", "floe"):
+        copy = instructions.index(("COPY", f"--from=packages /install/{prefix}/ /usr/local/"))
+        assert instructions[copy + 1] == ("RUN", "pip check")
     lines = [
         line
         for line in IMAGE_REQUIREMENTS.read_text().splitlines()

@@ -58,3 +58,23 @@ def test_write_all_replaces_each_file_whole(tmp_path: Path) -> None:
     files = {tmp_path / "a.txt": "A" * 100_000, tmp_path / "sub" / "b.txt": "B"}
     write_all_atomic(files)
     assert {p: p.read_text() for p in files} == files
+
+
+def test_new_files_are_readable_by_other_users(tmp_path: Path) -> None:
+    """Issue 12: generated files are imported by the image's run user, not their owner;
+    a new file gets 0o666 less the umask (0o644 under the usual 022), not mkstemp's 0o600."""
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "definitions.py", "defs = None\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "definitions.py").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
+    target = tmp_path / "profiles.yml"
+    target.write_text("old: 1\n")
+    target.chmod(0o640)
+    write_atomic(target, "new: 2\n")
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert target.read_text() == "new: 2\n"

@@ -1,0 +1,136 @@
+"""The demo image's self-check, run inside a container by ``nox -s image_smoke``.
+
+For every product under the demo root (``/app/demo``): its code location loads
+(``dagster definitions validate``), every asset materializes (``dagster asset
+materialize --select '*'``) and every gold-tier model has rows in the product's DuckDB
+file.  ``--read-only`` only reads each generated file (run it as a uid that does not own
+them).  Prints one JSON object per check; exits 1 if any failed.
+
+Standard library and duckdb only: this runs on the image's Python (3.10) and stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+GENERATED = ("definitions.py", "profiles.yml", "compiled_artifacts.json", "target/manifest.json")
+
+
+def products(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.glob("*/definitions.py"))
+
+
+def _report(check: str, product: str, ok: bool, detail: str, **extra: Any) -> bool:
+    print(json.dumps({"check": check, "product": product, "ok": ok, "detail": detail, **extra}))
+    sys.stdout.flush()
+    return ok
+
+
+def _dagster(args: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    return subprocess.run(
+        ["dagster", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def _tail(done: subprocess.CompletedProcess[str], lines: int = 1) -> str:
+    """The last lines of a command's output, without colour codes or dagster's prefix."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", (done.stderr or done.stdout).strip())
+    kept = [re.sub(r"^.* - (INFO|ERROR|WARNING) - ", "", line) for line in text.splitlines()]
+    return " | ".join(kept[-lines:])
+
+
+def gold_models(product: Path) -> list[str]:
+    artifacts = json.loads((product / "compiled_artifacts.json").read_text(encoding="utf-8"))
+    return [m["name"] for m in artifacts["transforms"]["models"] if m["tier"] == "gold"]
+
+
+def duckdb_file(product: Path) -> Path:
+    artifacts = json.loads((product / "compiled_artifacts.json").read_text(encoding="utf-8"))
+    for profile in artifacts["dbt_profiles"].values():
+        output = profile["outputs"][profile["target"]]
+        return product / str(output["path"])
+    raise ValueError(f"{product}: no dbt profile in compiled_artifacts.json")
+
+
+def check_product(root: Path, product: Path, home: Path) -> bool:
+    module = f"{product.name}.definitions"
+    started = time.monotonic()
+    done = _dagster(["definitions", "validate", "-m", module], root, home)
+    validated = [line for line in _tail(done, 50).split(" | ") if "Validation" in line]
+    detail = validated[0] if validated and done.returncode == 0 else _tail(done, 8)
+    ok = _report("code location loads", product.name, done.returncode == 0, detail)
+    if not ok:
+        return False
+    done = _dagster(["asset", "materialize", "--select", "*", "-m", module], root, home)
+    ok = _report(
+        "every asset materializes",
+        product.name,
+        done.returncode == 0,
+        _tail(done, 8) if done.returncode else f"{time.monotonic() - started:.1f} s",
+    )
+    if not ok:
+        return False
+    import duckdb
+
+    database = duckdb_file(product)
+    with duckdb.connect(str(database), read_only=True) as con:
+        for model in gold_models(product):
+            row = con.execute(f'select count(*) from "{model}"').fetchone()
+            rows = int(row[0]) if row else 0
+            ok = (
+                _report("mart has rows", product.name, rows > 0, f"{model}: {rows} rows", rows=rows)
+                and ok
+            )
+    return ok
+
+
+def check_readable(product: Path) -> bool:
+    ok = True
+    for rel in GENERATED:
+        path = product / rel
+        try:
+            size = len(path.read_bytes())
+            ok = _report("generated file readable", product.name, True, f"{rel} ({size} B)") and ok
+        except OSError as exc:
+            ok = _report("generated file readable", product.name, False, f"{rel}: {exc}") and ok
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m floe.packaging.container_check")
+    parser.add_argument("--root", type=Path, default=Path("/app/demo"))
+    parser.add_argument("--read-only", action="store_true", help="only read generated files")
+    args = parser.parse_args(argv)
+    found = products(args.root)
+    if not found:
+        _report("products found", str(args.root), False, "no <product>/definitions.py")
+        return 1
+    leftovers = [p for p in ("/tmp/pip", "/tmp/floe-requirements.txt") if Path(p).exists()]
+    leftovers += [k for k in ("PIP_CONFIG_FILE", "PIP_CERT", "PIP_INDEX_URL") if k in os.environ]
+    ok = _report(
+        "no build-host pip settings in the image",
+        "-",
+        not leftovers,
+        ", ".join(leftovers) or "none of /tmp/pip, PIP_CONFIG_FILE, PIP_CERT, PIP_INDEX_URL",
+    )
+    for product in found:
+        if args.read_only:
+            ok = check_readable(product) and ok
+            continue
+        with tempfile.TemporaryDirectory(prefix="dagster-home-") as home:
+            ok = check_product(args.root, product, Path(home)) and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
