@@ -58,16 +58,18 @@ def test_vulnerabilities_are_reported_and_reviewed_ignores_respected() -> None:
                 ],
             },
             {"name": "ok", "version": "2.0", "vulns": []},
+            {"name": "floe", "skip_reason": "distribution marked as editable"},
         ]
     }
     outcome = read_pip_audit(report, ignores={})
     assert outcome.vulnerable == [
-        "pkg==1.0: PYSEC-1 (fixed in 1.1)",
-        "pkg==1.0: GHSA-2 (fixed in no fix released)",
+        "pkg==1.0: PYSEC-1 [CVE-1] (fixed in 1.1)",
+        "pkg==1.0: GHSA-2 [CVE-2] (fixed in no fix released)",
     ]
     assert outcome.audited == 2
+    assert outcome.unreachable == []  # the editable project is skipped on purpose
     reviewed = read_pip_audit(report, ignores={"CVE-2": "no fix; reviewed"})
-    assert reviewed.vulnerable == ["pkg==1.0: PYSEC-1 (fixed in 1.1)"]
+    assert reviewed.vulnerable == ["pkg==1.0: PYSEC-1 [CVE-1] (fixed in 1.1)"]
 
 
 def _scan(repo: Path) -> list[str]:
