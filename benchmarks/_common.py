@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo"
 BIN = Path(sys.executable).parent
-GENERATED = ("target", "logs", "profiles.yml", "compiled_artifacts.json", "definitions.py")
+GENERATED = ("target", "logs", ".floe", "compiled_artifacts.json", "definitions.py")
 
 
 def fresh_demo(dest: Path) -> Path:

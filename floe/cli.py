@@ -56,8 +56,10 @@ def main() -> None:
     """floe: a governed data platform from two YAML files.
 
     The platform team writes manifest.yaml; each data team writes floe.yaml beside a dbt
-    project. `floe platform compile` turns them into compiled_artifacts.json, a dbt
-    profiles.yml and a Dagster definitions.py.
+    project (`floe init` writes one from the dbt graph). `floe compile` turns every
+    product of a platform directory into compiled_artifacts.json, a dbt profile under
+    .floe/ and a Dagster definitions.py; `floe run` materializes them locally on DuckDB;
+    `floe dev` serves them in the Dagster UI.
 
     Exit codes: 0 ok, 3 missing file, 4 invalid input, 5 floe.yaml/dbt mismatch,
     6 dbt failed, 7 strict governance failed, 8 missing prerequisite, 9 cannot write,
@@ -172,7 +174,8 @@ def platform_compile(
 ) -> None:
     """Validate, run dbt compile, enforce governance, write artifacts (and definitions).
 
-    Writes profiles.yml and compiled_artifacts.json beside floe.yaml (atomically). In
+    Writes compiled_artifacts.json beside floe.yaml and the dbt profile under .floe/
+    (atomically; a file floe did not generate is never replaced: exit 9). In
     strict governance a violation fails the compile and no artifact is written.
     """
     from floe.compiler.governance.report import write_report
@@ -191,8 +194,8 @@ def platform_compile(
         raise
     for warning in result.warnings:
         click.secho(str(warning), fg="yellow", err=True)
-    for violation in result.enforcement.violations:
-        click.secho(str(violation), fg="yellow", err=True)
+    for line in result.enforcement.finding_lines():
+        click.secho(line, fg="yellow", err=True)
     if enforcement_report:
         written.append(write_report(result, enforcement_report, enforcement_format))
     summary = result.enforcement.summary()
@@ -225,9 +228,17 @@ def platform_compile(
     "--location",
     "locations",
     multiple=True,
-    help="Code location that must be loaded (repeatable; default: every product in --demo-dir).",
+    help="Code location that must be loaded (repeatable; default: every product there).",
 )
-@click.option("--demo-dir", type=DirArg, default=Path("demo"), show_default=True)
+@click.option(
+    "--platform-dir",
+    "--demo-dir",
+    "demo_dir",
+    type=DirArg,
+    default=Path("demo"),
+    show_default=True,
+    help="Directory holding manifest.yaml and the product folders.",
+)
 @click.option("--timeout", type=float, default=3.0, show_default=True, help="Seconds per try.")
 @click.option("--retries", type=int, default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
@@ -274,26 +285,11 @@ def platform_status(
         raise UnhealthyError(f"unhealthy: {', '.join(bad)}")
 
 
-# ---------------------------------------------------------------- demo
+# ---------------------------------------------------------------- compile / run / dev
 
-
-@main.group()
-def demo() -> None:
-    """The local demo: every product under a demo directory, in-process on DuckDB."""
-
-
-_demo_dir = click.option(
-    "--demo-dir",
-    type=DirArg,
-    default=Path("demo"),
-    show_default=True,
-    help="Directory holding manifest.yaml and one folder per product.",
-)
 _products = click.option(
     "--product", "products", multiple=True, help="Only this product (repeatable)."
 )
-
-
 _force = click.option(
     "--force", is_flag=True, help="Recompile even products whose inputs did not change."
 )
@@ -302,23 +298,14 @@ _jobs = click.option(
 )
 
 
-@demo.command("compile")
-@_demo_dir
-@_products
-@_force
-@_jobs
-@handles_errors
-def demo_compile(demo_dir: Path, products: tuple[str, ...], force: bool, jobs: int | None) -> None:
-    """Compile every product: profiles, dbt compile, artifacts, definitions.py.
-
-    Products whose inputs (floe.yaml, dbt project, manifest, shared macros, floe) did not
-    change since their last compile are skipped.
-    """
+def _compile_products(
+    platform_dir: Path, products: tuple[str, ...], force: bool, jobs: int | None
+) -> None:
     from floe.local.compile_all import compile_all
 
     start = time.perf_counter()
     done = compile_all(
-        demo_dir, only=list(products) or None, progress=click.echo, force=force, jobs=jobs
+        platform_dir, only=list(products) or None, progress=click.echo, force=force, jobs=jobs
     )
     skipped = sum(1 for d in done if d.skipped)
     click.echo(
@@ -327,44 +314,128 @@ def demo_compile(demo_dir: Path, products: tuple[str, ...], force: bool, jobs: i
     )
 
 
-@demo.command("run")
-@_demo_dir
-@_products
-@click.option("--skip-compile", is_flag=True, help="Use the existing compiled output.")
-@_force
-@_jobs
-@handles_errors
-def demo_run(
-    demo_dir: Path, products: tuple[str, ...], skip_compile: bool, force: bool, jobs: int | None
+def _run_products(
+    platform_dir: Path,
+    products: tuple[str, ...],
+    skip_compile: bool,
+    force: bool,
+    jobs: int | None,
 ) -> None:
-    """Compile, then materialize every asset of every product in-process on DuckDB.
-
-    Needs no Docker, cluster or network: lineage events and spans go to files under
-    each product's target/observability/.
-    """
     from floe.local.compile_all import compile_all
     from floe.local.products import discover_products
     from floe.local.run import run_all
 
     only = list(products) or None
     if not skip_compile:
-        compile_all(demo_dir, only=only, progress=click.echo, force=force, jobs=jobs)
-    runs = run_all(discover_products(demo_dir, only), progress=click.echo)
+        compile_all(platform_dir, only=only, progress=click.echo, force=force, jobs=jobs)
+    runs = run_all(discover_products(platform_dir, only), progress=click.echo)
     tables = sum(len(r.tables) for r in runs)
     tests = sum(r.tests_passed for r in runs)
     click.echo(f"materialized {len(runs)} product(s): {tables} tables/views, {tests} tests passed")
 
 
-@demo.command("dev")
-@_demo_dir
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=3000, show_default=True, type=int)
-@handles_errors
-def demo_dev(demo_dir: Path, host: str, port: int) -> None:
-    """Start the Dagster webserver with every product as a code location."""
+def _serve(platform_dir: Path, host: str, port: int) -> None:
     from floe.local.dev import serve
 
-    serve(demo_dir, host=host, port=port, echo=click.echo)
+    serve(platform_dir, host=host, port=port, echo=click.echo)
+
+
+def _add_platform_commands(group: click.Group, option: str, default: Path, what: str) -> None:
+    """compile, run and dev on a platform directory (manifest.yaml + product folders)."""
+    directory = click.option(
+        option,
+        "platform_dir",
+        type=DirArg,
+        default=default,
+        show_default=True,
+        help=f"Directory holding manifest.yaml and one folder per product ({what}).",
+    )
+
+    @group.command("compile")
+    @directory
+    @_products
+    @_force
+    @_jobs
+    @handles_errors
+    def compile_command(
+        platform_dir: Path, products: tuple[str, ...], force: bool, jobs: int | None
+    ) -> None:
+        """Compile every product: profile, dbt compile, governance, artifacts, definitions.py.
+
+        Products whose inputs (floe.yaml, dbt project, manifest, shared macros, floe) did
+        not change since their last compile are skipped.
+        """
+        _compile_products(platform_dir, products, force, jobs)
+
+    @group.command("run")
+    @directory
+    @_products
+    @click.option("--skip-compile", is_flag=True, help="Use the existing compiled output.")
+    @_force
+    @_jobs
+    @handles_errors
+    def run_command(
+        platform_dir: Path,
+        products: tuple[str, ...],
+        skip_compile: bool,
+        force: bool,
+        jobs: int | None,
+    ) -> None:
+        """Compile, then materialize every asset of every product in-process on DuckDB.
+
+        Needs no Docker, cluster or network: lineage events and spans go to files under
+        each product's target/observability/.
+        """
+        _run_products(platform_dir, products, skip_compile, force, jobs)
+
+    @group.command("dev")
+    @directory
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=3000, show_default=True, type=int)
+    @handles_errors
+    def dev_command(platform_dir: Path, host: str, port: int) -> None:
+        """Start the Dagster webserver with every product as a code location."""
+        _serve(platform_dir, host, port)
+
+
+_add_platform_commands(main, "--platform-dir", Path("."), "default: the current directory")
+
+
+@main.group()
+def demo() -> None:
+    """The demo platform (demo/): the same compile, run and dev as `floe compile` etc."""
+
+
+_add_platform_commands(demo, "--demo-dir", Path("demo"), "the demo")
+
+
+# ---------------------------------------------------------------- init
+
+
+@main.command()
+@click.argument("product_dir", type=DirArg)
+@click.option(
+    "--manifest",
+    type=PathArg,
+    help="The platform's manifest.yaml (default: manifest.yaml in PRODUCT_DIR's parent).",
+)
+@click.option("--owner", help="metadata.owner (default: git's user.email, else a placeholder).")
+@handles_errors
+def init(product_dir: Path, manifest: Path | None, owner: str | None) -> None:
+    """Write PRODUCT_DIR/floe.yaml for an existing dbt project, from its dbt graph.
+
+    Transforms and dependsOn come from dbt's ref() graph; tiers from the model folders
+    (staging/intermediate/marts, bronze/silver/gold) or name prefixes (stg_/int_/mart_,
+    fct_/dim_); name, version and description from dbt_project.yml. An existing floe.yaml
+    is never overwritten.
+    """
+    from floe.local.init import init_product
+
+    written, notes = init_product(product_dir, manifest, owner)
+    for note in notes:
+        click.secho(note, fg="yellow", err=True)
+    click.echo(f"wrote {written}")
+    click.echo(f"next: floe compile --platform-dir {written.parent.parent}")
 
 
 if __name__ == "__main__":  # pragma: no cover

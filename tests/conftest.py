@@ -17,7 +17,7 @@ DEMO = ROOT / "demo"
 DEMO_MANIFEST = DEMO / "manifest.yaml"
 CUSTOMER_SPEC = DEMO / "customer-360" / "floe.yaml"
 PRODUCTS = ("customer-360", "financial-risk", "iot-telemetry")
-GENERATED = ("target", "logs", "profiles.yml", "compiled_artifacts.json", "definitions.py")
+GENERATED = ("target", "logs", ".floe", "compiled_artifacts.json", "definitions.py")
 
 
 def copy_demo(dest: Path) -> Path:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import pprint
+from pathlib import PurePosixPath
 from typing import Any
 
 import jinja2
 
+from floe.product_files import PROFILES_FILE
 from floe.schemas.artifacts import CompiledArtifacts
 
 _ENV = jinja2.Environment(
@@ -43,6 +45,7 @@ def render_definitions(artifacts: CompiledArtifacts, regenerate_command: str) ->
         dbt_target=profile.get("target", artifacts.transforms.default_compute),
         dbt_vars=artifacts.governance.dbt_vars() if artifacts.governance else {},
         schedule=artifacts.schedule,
+        profiles_dir=PurePosixPath(PROFILES_FILE).parent.as_posix(),
     )
     ast.parse(text)  # generated code must at least be valid Python
     return text

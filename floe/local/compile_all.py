@@ -97,8 +97,8 @@ def compile_all(
             f"{summary.enforcement_level}: {summary.error_count} errors, "
             f"{summary.warning_count} warnings)"
         )
-        for violation in result.enforcement.violations:
-            progress(f"      {violation}")
+        for line in result.enforcement.finding_lines():
+            progress(f"      {line}")
     return [done[p.name] for p in products]
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from floe.compiler.pipeline import DEFINITIONS_FILE
 from floe.compiler.writer import write_atomic
 from floe.errors import FloeError, Location, PrerequisiteError
 from floe.local.products import discover_products
+from floe.product_files import DEFINITIONS_FILE
 
 WORKSPACE_DIR = ".floe"
 

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from floe import __version__
-from floe.compiler.pipeline import ARTIFACTS_FILE, DEFINITIONS_FILE, PROFILES_FILE
+from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE, PROFILES_FILE
 
 FINGERPRINT_FILE = Path("target") / ".floe-fingerprint"
 SKIP_DIRS = {"target", "logs", "dbt_packages", "__pycache__", ".floe"}
-GENERATED = {PROFILES_FILE, ARTIFACTS_FILE, DEFINITIONS_FILE}
+GENERATED = {ARTIFACTS_FILE, DEFINITIONS_FILE}  # PROFILES_FILE is under .floe/, skipped
 OUTPUTS = (
     Path("target") / "manifest.json",
     Path(PROFILES_FILE),

@@ -15,8 +15,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from floe.compiler.pipeline import ARTIFACTS_FILE, DEFINITIONS_FILE
 from floe.errors import DbtError, FloeError, Location
+from floe.local.outcome import DbtOutcome, read_outcome
+from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
 from floe.runtime.report import LAST_RUN_FILE, ObservabilitySettings
 
 RUN_LOG = "run.log"
@@ -36,6 +37,14 @@ class ProductRun:
     spans: str
     log: Path | None = None
     errors: list[str] = field(default_factory=list)
+    outcome: DbtOutcome | None = None  # what dbt did, when it got as far as running
+
+    @property
+    def stale(self) -> list[str]:
+        """Tables/views left from an earlier run: this run did not rebuild them."""
+        if self.outcome is None:
+            return list(self.tables) if not self.success else []
+        return [t for t in self.tables if t.split(".")[-1] not in self.outcome.built]
 
 
 def load_definitions_module(product_dir: Path) -> ModuleType:
@@ -110,6 +119,7 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
     # dbt's per-node output goes to the run log; the caller prints a summary
     with (
         _environ(run_env),
+        _quiet_dagster_logging(),
         log_path.open("w", encoding="utf-8") as log,
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
@@ -130,6 +140,8 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
         last = {}
     database = product_dir / "target" / "demo.duckdb"
     tables = table_row_counts(database) if database.is_file() else {}
+    run_results = Path(str(last.get("run_results", "")))
+    outcome = read_outcome(run_results) if last and run_results.is_file() else None
     return ProductRun(
         name=artifacts["metadata"]["product_name"],
         success=result.success,
@@ -141,7 +153,23 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
         spans=str(last.get("spans", "not reported")),
         log=log_path,
         errors=errors[:5],
+        outcome=outcome,
     )
+
+
+@contextmanager
+def _quiet_dagster_logging() -> Iterator[None]:
+    """Dagster's own events go to the run log, not through a root handler an earlier
+    in-process dbt call may have installed on the terminal."""
+    import logging
+
+    logger = logging.getLogger("dagster")
+    old = logger.propagate
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.propagate = old
 
 
 def run_all(product_dirs: list[Path], progress: Any = print) -> list[ProductRun]:
@@ -152,20 +180,59 @@ def run_all(product_dirs: list[Path], progress: Any = print) -> list[ProductRun]
         runs.append(run)
         progress(format_run(run))
         if not run.success:
-            raise DbtError(
-                f"{run.name}: materialization failed",
-                Location(product_dir / DEFINITIONS_FILE),
-                details=run.errors,
-            )
+            raise run_error(run, product_dir)
     return runs
 
 
+def _count(kind: str, n: int) -> str:
+    return f"{n} {kind}{'' if n == 1 else 's'} failed"
+
+
+def run_error(run: ProductRun, product_dir: Path) -> DbtError:
+    """Exit 6 naming what failed (model, its SQL file, the database's message; failing
+    tests with their model and row count) as ``dbt build`` does."""
+    outcome = run.outcome
+    if outcome is None or not outcome.problems:
+        return DbtError(
+            f"{run.name}: materialization failed",
+            Location(product_dir / DEFINITIONS_FILE),
+            details=run.errors,
+        )
+    nodes = outcome.failed_nodes
+    tests = [p for p in outcome.problems if p.kind == "test"]
+    what = [_count(p.kind, sum(1 for q in nodes if q.kind == p.kind)) for p in nodes]
+    what = list(dict.fromkeys(what))
+    if tests:
+        what.append(_count("test", len(tests)))
+    first = (nodes or tests)[0]
+    return DbtError(
+        f"{run.name}: dbt build: {', '.join(what)}",
+        Location(product_dir / first.file),
+        details=[line for p in outcome.problems[:10] for line in p.lines()],
+        hint=f"full dbt output: {run.log}" if run.log else None,
+    )
+
+
 def format_run(run: ProductRun) -> str:
-    lines = [
-        f"  {run.name}: {'ok' if run.success else 'FAILED'} in {run.seconds:.1f}s; "
-        f"tests {run.tests_passed} passed, {run.tests_failed} failed",
+    outcome = run.outcome
+    tests = f"tests {run.tests_passed} passed, {run.tests_failed} failed"
+    if outcome is not None:
+        tests = (
+            f"tests {outcome.tests_passed} passed, {outcome.tests_failed} failed, "
+            f"{outcome.tests_skipped} skipped"
+        )
+        if outcome.tests_warned:
+            tests += f", {outcome.tests_warned} warned"
+    lines = [f"  {run.name}: {'ok' if run.success else 'FAILED'} in {run.seconds:.1f}s; {tests}"]
+    if outcome is not None:
+        for problem in outcome.problems:
+            lines += [f"    {line}" for line in problem.lines()]
+    stale = set(run.stale)
+    lines += [
+        f"    {table:<45} {rows:>8} rows"
+        + ("  (stale: not rebuilt in this run)" if table in stale else "")
+        for table, rows in run.tables.items()
     ]
-    lines += [f"    {table:<45} {rows:>8} rows" for table, rows in run.tables.items()]
     lines += [f"    lineage -> {run.lineage}", f"    spans   -> {run.spans}"]
     if run.log:
         lines.append(f"    dbt log -> {run.log}")

@@ -22,7 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-GENERATED = ("definitions.py", "profiles.yml", "compiled_artifacts.json", "target/manifest.json")
+GENERATED = (
+    "definitions.py",
+    ".floe/profiles.yml",
+    "compiled_artifacts.json",
+    "target/manifest.json",
+)
 
 
 def products(root: Path) -> list[Path]:

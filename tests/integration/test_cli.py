@@ -59,7 +59,7 @@ def test_platform_compile_writes_outputs_and_report(demo_copy: Path, tmp_path: P
         str(report),
     )
     assert code == 0, out
-    for name in ("compiled_artifacts.json", "profiles.yml", "definitions.py"):
+    for name in ("compiled_artifacts.json", ".floe/profiles.yml", "definitions.py"):
         assert (spec.parent / name).is_file()
     data = json.loads(report.read_text())
     assert data["summary"]["models_validated"] == 6 and data["violations"] == []

@@ -107,7 +107,7 @@ def test_compile_product_writes_only_dbt_target(demo_copy: Path) -> None:
     result = compile_product(product / "floe.yaml")
     assert result.dbt_manifest_path == product / "target" / "manifest.json"
     assert not (product / "compiled_artifacts.json").exists()
-    assert not (product / "profiles.yml").exists()
+    assert not (product / ".floe" / "profiles.yml").exists()
     assert (
         json.loads(result.dbt_manifest_path.read_text())["metadata"]["project_name"]
         == "customer_360"

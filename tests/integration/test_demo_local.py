@@ -45,7 +45,7 @@ def test_ac_11_2_bc_11_3_compile_demo_writes_manifest_artifacts_definitions(
 
 @pytest.mark.parametrize("product", PRODUCTS)
 def test_ac_10_6_ac_11_9_profile_matches_compute_plugin(compiled_demo: Path, product: str) -> None:
-    profiles = yaml.safe_load((compiled_demo / product / "profiles.yml").read_text())
+    profiles = yaml.safe_load((compiled_demo / product / ".floe" / "profiles.yml").read_text())
     project = yaml.safe_load((compiled_demo / product / "dbt_project.yml").read_text())
     profile = profiles[project["profile"]]
     assert profile["target"] == "duckdb"  # compute plugin type

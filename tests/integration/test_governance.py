@@ -135,7 +135,7 @@ def test_strict_cli_exits_7_names_model_and_rule_and_keeps_previous_artifacts(
     assert first.exit_code == 0, first.output
     before = {
         name: (shop / name).read_bytes()
-        for name in ("compiled_artifacts.json", "definitions.py", "profiles.yml")
+        for name in ("compiled_artifacts.json", "definitions.py", ".floe/profiles.yml")
     }
     _set_level(shop, "strict")
     report = tmp_path / "strict.json"

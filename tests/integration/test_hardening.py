@@ -51,7 +51,9 @@ def test_concurrent_compiles_of_one_product_leave_valid_output(demo_copy: Path) 
     product = spec.parent
     json.loads((product / "compiled_artifacts.json").read_text())
     compile(product.joinpath("definitions.py").read_text(), "definitions.py", "exec")
-    assert yaml.safe_load((product / "profiles.yml").read_text())["iot_telemetry"]["target"]
+    assert yaml.safe_load((product / ".floe" / "profiles.yml").read_text())["iot_telemetry"][
+        "target"
+    ]
     assert json.loads((product / "target" / "manifest.json").read_text())["nodes"]
 
 

@@ -20,7 +20,7 @@ def _compile(demo: Path, **kwargs: object) -> dict[str, bool]:
 def _outputs(demo: Path) -> dict[str, bytes]:
     out = {}
     for product in sorted(p.parent for p in demo.glob("*/floe.yaml")):
-        for name in ("definitions.py", "profiles.yml"):
+        for name in ("definitions.py", ".floe/profiles.yml"):
             out[f"{product.name}/{name}"] = (product / name).read_bytes()
         artifacts = json.loads((product / "compiled_artifacts.json").read_text())
         del artifacts["metadata"]["compiled_at"]

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"
-COMMAND_WORDS = ("nox", "floe", "python3", "python", "docker", "bash")
+COMMAND_WORDS = ("nox", "floe", "python3", "python", "docker", "bash", "mkdir", "cp")
 
 # Commands proved somewhere other than here, and why.
 ELSEWHERE = {
@@ -140,8 +140,14 @@ def test_readme_command_runs_as_written(command: str, clone: Path) -> None:
         ):
             assert expected_line in output, expected_line
         assert re.search(r"\$ docker (buildx )?build ", output)
+    if command == "floe run --platform-dir my-platform":
+        assert "jaffle: ok" in output and "main.customers" in output
+        fixture = ROOT / "tests" / "fixtures" / "byo" / "jaffle" / "profiles.yml"
+        assert (clone / "my-platform" / "jaffle" / "profiles.yml").read_bytes() == (
+            fixture.read_bytes()
+        )
     if command.startswith("floe platform status"):
-        report = json.loads(done.stdout)
-        assert report and all(not check["healthy"] for check in report["checks"])
+        checks = json.loads(done.stdout)
+        assert checks and all(not check["healthy"] for check in checks)
     if command.endswith("nox -s run_demo"):
         assert "mart_customer_360" in output

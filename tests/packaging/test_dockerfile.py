@@ -150,7 +150,7 @@ def test_ac_11_2_compiled_manifests_stay_in_the_context(tmp_path: Path) -> None:
     for product in PRODUCTS:
         assert not is_excluded(f"demo/{product}/target/manifest.json", rules)
         assert not is_excluded(f"demo/{product}/definitions.py", rules)
-        assert not is_excluded(f"demo/{product}/profiles.yml", rules)
+        assert not is_excluded(f"demo/{product}/.floe/profiles.yml", rules)
 
 
 def test_ac_11_7_context_of_a_compiled_tree_is_small_and_complete(

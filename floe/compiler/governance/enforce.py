@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from floe.compiler.governance.graph import DbtGraph
-from floe.compiler.governance.policies import POLICIES, Violation
+from floe.compiler.governance.policies import POLICIES, Violation, naming_unchecked
 from floe.schemas.artifacts import EnforcementResultSummary, ResolvedGovernance
 from floe.schemas.spec import FloeSpec
 
@@ -21,6 +21,7 @@ class EnforcementResult:
     models_validated: int = 0
     policy_types: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+    not_checked_for_naming: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Violation]:
@@ -34,6 +35,23 @@ class EnforcementResult:
     def blocking(self) -> bool:
         """Strict mode fails on any violation; warn and off never block."""
         return self.level == "strict" and bool(self.violations)
+
+    def finding_lines(self) -> list[str]:
+        """What a person reads: whether each finding blocks (strict) or not (warn), and
+        the models no naming convention covers, listed once."""
+        if self.level == "strict":
+            lines = [f"{v} [blocks: governance is strict]" for v in self.violations]
+        else:
+            lines = [
+                f"warning {str(v).split(' ', 1)[1]} [not enforced: governance is {self.level}]"
+                for v in self.violations
+            ]
+        if self.not_checked_for_naming:
+            lines.append(
+                "note: not checked for naming (no convention for their folder): "
+                + ", ".join(self.not_checked_for_naming)
+            )
+        return lines
 
     def summary(self) -> EnforcementResultSummary:
         return EnforcementResultSummary(
@@ -76,4 +94,5 @@ def enforce(
         models_validated=len(graph.models),
         policy_types=checked,
         duration_ms=(time.perf_counter() - start) * 1000,
+        not_checked_for_naming=naming_unchecked(graph, governance) if "naming" in checked else [],
     )

@@ -93,6 +93,15 @@ def naming_policy(
     return out
 
 
+def naming_unchecked(graph: DbtGraph, gov: ResolvedGovernance | None) -> list[str]:
+    """Models the naming policy cannot check: their layer (first folder under the model
+    path) has no convention, or they sit at the top of it."""
+    if gov is None or gov.naming is None:
+        return []
+    patterns = gov.naming.effective_patterns()
+    return sorted(m.name for m in graph.models.values() if not patterns.get(m.layer or ""))
+
+
 def documentation_policy(
     graph: DbtGraph, _spec: FloeSpec, gov: ResolvedGovernance | None
 ) -> list[Violation] | None:
