@@ -25,10 +25,11 @@ PRODUCT_DIR = Path(__file__).resolve().parent
 DBT_TARGET = 'duckdb'
 DBT_VARS = {'floe_data_retention_days': 1}
 GROUP_NAME = 'customer_360'
-# floe's generated dbt profile (a profiles.yml of the team's own is never used or touched)
+# floe's generated dbt profile (a profiles.yml of the team's own is never used or touched);
+# dbt runs get it through DbtCliResource(profiles_dir=...) below
 PROFILES_DIR = PRODUCT_DIR / '.floe'
 
-dbt_project = DbtProject(project_dir=PRODUCT_DIR, profiles_dir=PROFILES_DIR, target=DBT_TARGET)
+dbt_project = DbtProject(project_dir=PRODUCT_DIR, target=DBT_TARGET)
 
 
 def _dbt_executable() -> str:
