@@ -409,6 +409,120 @@ def demo() -> None:
 _add_platform_commands(demo, "--demo-dir", Path("demo"), "the demo")
 
 
+# ---------------------------------------------------------------- catalog
+
+
+@main.group()
+def catalog() -> None:
+    """Read the lakehouse catalog the runs publish to (the same code path they write with)."""
+
+
+_catalog_options = [
+    click.option(
+        "--platform-dir",
+        type=DirArg,
+        default=Path("."),
+        show_default=True,
+        help="Directory holding manifest.yaml and the product folders.",
+    ),
+    click.option(
+        "--catalog",
+        "kind",
+        type=click.Choice(["local", "platform"]),
+        envvar="FLOE_CATALOG",
+        default="local",
+        show_default=True,
+        help="local: the embedded catalog under <platform-dir>/.floe/lakehouse; platform: "
+        "the manifest's Polaris catalog (FLOE_CATALOG sets the default).",
+    ),
+]
+
+
+def _with_catalog_options(func: F) -> F:
+    for option in reversed(_catalog_options):
+        func = option(func)
+    return func
+
+
+def _open_catalog(platform_dir: Path, kind: str) -> tuple[Any, str]:
+    """(catalog or None when no local catalog exists yet, its description)."""
+    from floe.local.products import discover_products
+    from floe.runtime.lakehouse import (
+        CATALOG_ENV,
+        catalog_target,
+        local_catalog_exists,
+        local_target,
+        open_catalog,
+    )
+
+    if kind == "local":
+        target = local_target(platform_dir / ".floe" / "lakehouse")
+        if not local_catalog_exists(target):
+            return None, target.description
+    else:
+        product = discover_products(platform_dir)[0]
+        artifacts_path = product / "compiled_artifacts.json"
+        if not artifacts_path.is_file():
+            raise FloeError(
+                "no compiled_artifacts.json to read the platform catalog from",
+                hint="run floe compile first",
+            )
+        artifacts = json.loads(artifacts_path.read_text(encoding="utf-8"))
+        import os
+
+        target = catalog_target(product, artifacts, {**os.environ, CATALOG_ENV: "platform"})
+    return open_catalog(target), target.description
+
+
+@catalog.command("tables")
+@_with_catalog_options
+@click.option("--json", "as_json", is_flag=True, help="Print the tables as JSON.")
+@handles_errors
+def catalog_tables(platform_dir: Path, kind: str, as_json: bool) -> None:
+    """Every published table: current snapshot, its time, rows and location."""
+    from floe.runtime.lakehouse import list_tables
+
+    opened, description = _open_catalog(platform_dir, kind)
+    tables = list_tables(opened) if opened is not None else []
+    if as_json:
+        click.echo(json.dumps([t.to_dict() for t in tables], indent=2))
+        return
+    if not tables:
+        click.echo(f"no tables published yet in {description}; floe run publishes gold models")
+        return
+    click.echo(f"{len(tables)} table(s) in {description}:")
+    for t in tables:
+        click.echo(
+            f"  {t.identifier:<40} snapshot {t.snapshot_id} at {t.committed_at}  "
+            f"{t.rows} rows  {t.location}"
+        )
+
+
+@catalog.command("history")
+@click.argument("table")
+@_with_catalog_options
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshots as JSON.")
+@handles_errors
+def catalog_history(table: str, platform_dir: Path, kind: str, as_json: bool) -> None:
+    """The snapshots of TABLE (namespace.table), oldest first; * marks the current one."""
+    from floe.runtime.lakehouse import LakehouseError, history
+
+    opened, description = _open_catalog(platform_dir, kind)
+    if opened is None:
+        raise LakehouseError(f"no table {table}: nothing has been published to {description}")
+    snapshots = history(opened, table)
+    if as_json:
+        click.echo(json.dumps(snapshots, indent=2))
+        return
+    click.echo(f"{table} in {description}:")
+    for snap in snapshots:
+        mark = "*" if snap["current"] else " "
+        click.echo(
+            f" {mark} {snap['snapshot_id']}  {snap['committed_at']}  {snap['operation']:<9} "
+            f"{snap['rows']} rows  run {snap['run_id']}  version {snap['product_version']}"
+        )
+
+
 # ---------------------------------------------------------------- init
 
 

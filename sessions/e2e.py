@@ -28,7 +28,7 @@ def e2e(session: nox.Session) -> None:
         times, pytest_args = split_repeat(list(session.posargs))
     except ValueError as exc:
         session.error(str(exc))
-    session.install("-e", ".[stack,dev,e2e]")
+    session.install("-e", ".[stack,dev]")
     session.run("python", "-m", "floe.packaging.deploy", "preflight")
     for attempt in range(1, times + 1):
         session.log(f"e2e run {attempt}/{times}")

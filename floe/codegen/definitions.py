@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 
 from floe.product_files import PROFILES_FILE
+from floe.runtime.lakehouse import published_models
 from floe.schemas.artifacts import CompiledArtifacts
 
 _ENV = jinja2.Environment(
@@ -46,6 +47,7 @@ def render_definitions(artifacts: CompiledArtifacts, regenerate_command: str) ->
         dbt_vars=artifacts.governance.dbt_vars() if artifacts.governance else {},
         schedule=artifacts.schedule,
         profiles_dir=PurePosixPath(PROFILES_FILE).parent.as_posix(),
+        published_models=published_models(artifacts.model_dump(mode="json")),
     )
     ast.parse(text)  # generated code must at least be valid Python
     return text

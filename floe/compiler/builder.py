@@ -69,7 +69,13 @@ def build_artifacts(
         plugins=resolve_plugins(manifest),
         transforms=ResolvedTransforms(
             models=[
-                ResolvedModel(name=t.name, tier=t.tier, tags=t.tags, depends_on=t.depends_on)
+                ResolvedModel(
+                    name=t.name,
+                    tier=t.tier,
+                    tags=t.tags,
+                    depends_on=t.depends_on,
+                    publish=t.publish,
+                )
                 for t in spec.transforms
             ],
             default_compute=compute.type,

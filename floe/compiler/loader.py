@@ -115,7 +115,7 @@ def _build(
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node, deep=True)
+            key = _construct(key_node, constructor, path, here)
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise ConfigSyntaxError("mapping keys must be scalars", _mark(key_node, path))
             key = str(key)
@@ -131,10 +131,18 @@ def _build(
             _build(item, (*here, i), positions, constructor, path, depth + 1)
             for i, item in enumerate(node.value)
         ]
+    return _construct(node, constructor, path, here)
+
+
+def _construct(
+    node: yaml.Node, constructor: yaml.constructor.SafeConstructor, path: Path, here: FieldPath
+) -> Any:
+    """A scalar (value or key); an unknown tag such as ``!foo`` is a located error."""
     try:
         return constructor.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
-        raise ConfigSyntaxError(f"bad scalar: {exc}", _mark(node, path, here)) from exc
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigSyntaxError(f"bad scalar: {problem}", _mark(node, path, here)) from exc
 
 
 def _mark(node: yaml.Node, path: Path, here: FieldPath = ()) -> Location:

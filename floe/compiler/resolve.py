@@ -24,7 +24,7 @@ DEFAULT_ENFORCEMENT_LEVEL = "warn"
 
 def resolve_plugins(manifest: PlatformManifest) -> ResolvedPlugins:
     """The manifest's plugin choices as plain selections (the contract's own type)."""
-    return ResolvedPlugins.model_validate(manifest.plugins.model_dump())
+    return ResolvedPlugins.model_validate(manifest.plugins.model_dump(exclude_none=True))
 
 
 def resolve_observability(manifest: PlatformManifest, spec: FloeSpec) -> ObservabilityConfig:

@@ -22,7 +22,12 @@ from floe.runtime.report import LAST_RUN_FILE, ObservabilitySettings
 
 RUN_LOG = "run.log"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-LOCAL_OBSERVABILITY_ENV = {"FLOE_LINEAGE_TRANSPORT": "file", "FLOE_SPAN_EXPORTER": "file"}
+# local runs: lineage and spans to files, tables to the embedded catalog of the platform dir
+LOCAL_OBSERVABILITY_ENV = {
+    "FLOE_LINEAGE_TRANSPORT": "file",
+    "FLOE_SPAN_EXPORTER": "file",
+    "FLOE_CATALOG": "local",
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class ProductRun:
     log: Path | None = None
     errors: list[str] = field(default_factory=list)
     outcome: DbtOutcome | None = None  # what dbt did, when it got as far as running
+    published: list[dict[str, Any]] = field(default_factory=list)  # lakehouse tables
 
     @property
     def stale(self) -> list[str]:
@@ -131,9 +137,12 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
                 instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
             )
     seconds = time.perf_counter() - start
-    errors = [
-        str(event.message) for event in result.all_events if event.is_failure and event.message
+    published = [
+        {k: v.value for k, v in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+        if event.asset_key is not None and event.asset_key.path[0] == "lakehouse"
     ]
+    errors = [_failure_text(event) for event in result.all_events if event.is_failure]
     last_path = settings.output_dir / LAST_RUN_FILE
     last = json.loads(last_path.read_text(encoding="utf-8")) if last_path.is_file() else {}
     if last.get("run_id") != result.run_id:
@@ -154,7 +163,20 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
         log=log_path,
         errors=errors[:5],
         outcome=outcome,
+        published=published,
     )
+
+
+def _failure_text(event: Any) -> str:
+    """A failed step's own error (e.g. a lakehouse error naming table and column), not
+    only Dagster's "Execution of step ... failed"."""
+    if event.is_step_failure:
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None and "dagster" in error.cls_name.lower():
+            error = error.cause
+        if error is not None:
+            return f"{event.step_key}: {error.message.strip()}"
+    return str(event.message or event.event_type_value)
 
 
 @contextmanager
@@ -232,6 +254,11 @@ def format_run(run: ProductRun) -> str:
         f"    {table:<45} {rows:>8} rows"
         + ("  (stale: not rebuilt in this run)" if table in stale else "")
         for table, rows in run.tables.items()
+    ]
+    lines += [
+        f"    published -> {p['table']}: {p['rows']} rows, snapshot {p['snapshot_id']} "
+        f"({p['catalog']})"
+        for p in run.published
     ]
     lines += [f"    lineage -> {run.lineage}", f"    spans   -> {run.spans}"]
     if run.log:

@@ -2,11 +2,12 @@
 
 For every product under the demo root (``/app/demo``): its code location loads
 (``dagster definitions validate``), every asset materializes (``dagster asset
-materialize --select '*'``) and every gold-tier model has rows in the product's DuckDB
-file.  ``--read-only`` only reads each generated file (run it as a uid that does not own
-them).  Prints one JSON object per check; exits 1 if any failed.
+materialize --select '*'``), every gold-tier model has rows in the product's DuckDB file
+and is published, with the same rows, to the embedded Iceberg catalog.  ``--read-only``
+only reads each generated file (run it as a uid that does not own them).  Prints one
+JSON object per check; exits 1 if any failed.
 
-Standard library and duckdb only: this runs on the image's Python (3.10) and stack.
+Standard library, duckdb and floe's runtime: this runs on the image's Python (3.10) stack.
 """
 
 from __future__ import annotations
@@ -88,14 +89,28 @@ def check_product(root: Path, product: Path, home: Path) -> bool:
     import duckdb
 
     database = duckdb_file(product)
+    marts: dict[str, int] = {}
     with duckdb.connect(str(database), read_only=True) as con:
         for model in gold_models(product):
             row = con.execute(f'select count(*) from "{model}"').fetchone()
-            rows = int(row[0]) if row else 0
-            ok = (
-                _report("mart has rows", product.name, rows > 0, f"{model}: {rows} rows", rows=rows)
-                and ok
-            )
+            rows = marts[model] = int(row[0]) if row else 0
+            ok = _report("mart has rows", product.name, rows > 0, f"{model}: {rows} rows") and ok
+    return check_published(root, product, marts) and ok
+
+
+def check_published(root: Path, product: Path, marts: dict[str, int]) -> bool:
+    """Each gold mart is an Iceberg table in the embedded catalog with the mart's rows."""
+    from floe.runtime.lakehouse import list_tables, local_target, open_catalog
+
+    catalog = open_catalog(local_target(root / ".floe" / "lakehouse"))
+    tables = {t.identifier: t for t in list_tables(catalog)}
+    ok = True
+    for model, rows in marts.items():
+        found = tables.get(f"{product.name}.{model}")
+        published = found.rows if found else None
+        detail = f"{product.name}.{model}: {published} rows, snapshot "
+        detail += str(found.snapshot_id if found else None)
+        ok = _report("published to the lakehouse", product.name, published == rows, detail) and ok
     return ok
 
 

@@ -5,6 +5,12 @@ well as in-process with the pinned dev stack.
 """
 
 from floe.runtime.dbt_selection import select_all_from_manifest
+from floe.runtime.lakehouse import publish_and_report
 from floe.runtime.report import ObservabilitySettings, report_dbt_run
 
-__all__ = ["ObservabilitySettings", "report_dbt_run", "select_all_from_manifest"]
+__all__ = [
+    "ObservabilitySettings",
+    "publish_and_report",
+    "report_dbt_run",
+    "select_all_from_manifest",
+]

@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +35,7 @@ class ObservabilitySettings:
     output_dir: Path
 
     @classmethod
-    def load(cls, product_dir: Path, env: dict[str, str] | None = None) -> ObservabilitySettings:
+    def load(cls, product_dir: Path, env: Mapping[str, str] | None = None) -> ObservabilitySettings:
         env = dict(os.environ if env is None else env)
         artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
         obs = artifacts["observability"]
@@ -185,6 +186,52 @@ def report_dbt_run(
         json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     return summary
+
+
+def report_publication(
+    product_dir: Path,
+    model: str,
+    identifier: str,
+    run_id: str,
+    outcome: Any,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """OpenLineage for one publication: START when ``outcome`` is None, COMPLETE when it
+    is the Published result, FAIL (with the error) when it is an exception.  The input is
+    the dbt model's dataset, the output the Iceberg table by its catalog identity."""
+    from floe.runtime.lakehouse import catalog_namespace
+    from floe.runtime.transports import Sink
+
+    settings = ObservabilitySettings.load(product_dir, env)
+    if settings.lineage_transport == "none":
+        return
+    artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
+    namespace = catalog_namespace(product_dir, artifacts, env)
+    node_run = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/publish/{identifier}"))
+    kind = (
+        "START" if outcome is None else "FAIL" if isinstance(outcome, BaseException) else "COMPLETE"
+    )
+    event = _lineage_event(
+        settings, kind, _iso(None), node_run, {"unique_id": f"publish.{model}"}, [model]
+    )
+    event["job"]["name"] = f"{settings.product}.publish.{model}"
+    event["outputs"] = [{"namespace": namespace, "name": identifier}]
+    if isinstance(outcome, BaseException):
+        event["run"]["facets"] = {
+            "errorMessage": {
+                "_producer": PRODUCER,
+                "_schemaURL": "https://openlineage.io/spec/facets/1-0-0/ErrorMessageRunFacet.json",
+                "message": str(outcome)[:2000],
+                "programmingLanguage": "python",
+            }
+        }
+    Sink(
+        settings.lineage_transport,
+        settings.output_dir / "openlineage.jsonl",
+        settings.lineage_endpoint,
+        unit="events",
+    ).emit(event)
 
 
 def _parents(manifest_path: Path) -> dict[str, list[str]]:

@@ -55,6 +55,7 @@ class ResolvedModel(FrozenModel):
     tier: Tier
     tags: list[str] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
+    publish: bool | None = None  # None: published when tier is gold
 
 
 class ResolvedTransforms(FrozenModel):

@@ -31,9 +31,10 @@ class PluginSelection(FrozenModel):
     version: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("config")
+    @field_validator("config", mode="before")
     @classmethod
-    def _no_literal_credentials(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def _no_literal_credentials(cls, config: Any) -> Any:
+        """Before any typed check: a literal credential is FLOE104 at its own key."""
         _reject_literal_secrets(config, "config")
         return config
 
@@ -70,12 +71,43 @@ class OrchestratorPlugin(PluginSelection):
     type: Literal["dagster"]
 
 
+class PolarisConfig(FrozenModel):
+    """The Iceberg REST catalog (Apache Polaris) the cluster's runs publish to."""
+
+    uri: HttpUrl
+    warehouse: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    client_id: SecretReference
+    client_secret: SecretReference
+    scope: str = Field(default="PRINCIPAL_ROLE:ALL", min_length=1)
+
+
 class CatalogPlugin(PluginSelection):
     type: Literal["polaris"]
+    config: PolarisConfig  # type: ignore[assignment]
+
+
+class StorageConfig(FrozenModel):
+    """The object storage under the catalog's warehouse (S3 or MinIO)."""
+
+    endpoint: HttpUrl | None = None  # required for MinIO; AWS S3 uses its own
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    region: str = Field(default="us-east-1", min_length=1)
+    access_key_id: SecretReference | None = None
+    secret_access_key: SecretReference | None = None
+    path_style_access: bool = True
 
 
 class StoragePlugin(PluginSelection):
     type: Literal["s3", "minio"]
+    config: StorageConfig  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _minio_needs_an_endpoint(self) -> StoragePlugin:
+        if self.type == "minio" and self.config.endpoint is None:
+            raise PydanticCustomError(
+                "minio_endpoint", "MinIO storage needs config.endpoint (e.g. http://minio:9000)"
+            )
+        return self
 
 
 class LineagePlugin(PluginSelection):

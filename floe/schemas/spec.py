@@ -66,6 +66,8 @@ class TransformSpec(FrozenModel):
     tier: Tier = "silver"
     tags: list[str] = Field(default_factory=list)
     depends_on: list[ModelName] = Field(default_factory=list, alias="dependsOn")
+    # published to the lakehouse catalog: gold models by default; true/false overrides
+    publish: bool | None = None
 
 
 class ScheduleSpec(FrozenModel):

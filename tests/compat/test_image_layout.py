@@ -56,7 +56,8 @@ def test_ac_11_5_module_imports_from_working_directory(
     assert Path(info["file"]) == app_demo / product.replace("-", "_") / "definitions.py"
     assert info["jobs"] == [f"{product.replace('-', '_')}_build"]
     assert len(info["schedules"]) == 1
-    assert len(info["assets"]) == 9  # 3 seeds + 6 models
+    assert len(info["assets"]) == 10  # 3 seeds + 6 models + the published gold table
+    assert sum(1 for key in info["assets"] if key.startswith("lakehouse/")) == 1
     assert (location.working_directory, location.attribute) == ("/app/demo", "defs")
 
 
@@ -67,4 +68,9 @@ def test_ac_11_9_materialize_from_image_layout(app_demo: Path) -> None:
     run = run_product(app_demo / "customer_360")
     assert run.success, run.errors
     assert run.tables["main.mart_customer_360"] == 500
+    # issue 13: the gold mart is published on this stack exactly as on the pinned one
+    assert [(p["table"], p["rows"]) for p in run.published] == [
+        ("customer_360.mart_customer_360", 500)
+    ]
+    assert (app_demo / ".floe" / "lakehouse" / "catalog.db").is_file()
     assert (app_demo / "customer_360" / "target" / "demo.duckdb").is_file()

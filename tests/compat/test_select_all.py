@@ -112,6 +112,11 @@ def test_unknown_dagster_dbt_layout_changes_nothing(monkeypatch: pytest.MonkeyPa
         assert dict(vars(asset_utils)) == before
 
 
+GOLD_MODEL = {
+    "customer-360": "mart_customer_360",
+    "financial-risk": "mart_risk_dashboard",
+    "iot-telemetry": "mart_equipment_health",
+}
 IMPORT_PROBE = """
 import importlib.util, json, socket, sys
 import dagster, dagster_dbt
@@ -145,5 +150,8 @@ def test_definitions_import_loads_no_dbt_selection_engine_and_no_network(
     probe = json.loads(out.stdout.strip().splitlines()[-1])
     assert "floe.runtime" in probe["added"]
     assert [m for m in probe["added"] if m.partition(".")[0] != "floe"] == []
-    assert len(probe["keys"]) == 9
+    assert len(probe["keys"]) == 10  # 3 seeds, 6 models, 1 published table
+    assert [k for k in probe["keys"] if k.startswith("lakehouse/")] == [
+        f"lakehouse/{product.replace('-', '_')}/{GOLD_MODEL[product]}"
+    ]
     assert probe["network"] == []

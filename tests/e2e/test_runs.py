@@ -88,3 +88,48 @@ def test_spans_reach_the_collector(runs: dict[str, str]) -> None:
     logs = kubectl("logs", f"deployment/{RELEASE}-otel", "--tail=20000")
     for product in PRODUCTS:
         assert f"floe.run {product}" in logs
+
+
+def test_published_tables_read_back_through_polaris(
+    runs: dict[str, str], credentials: dict[str, str]
+) -> None:
+    """Issue 13: after the runs, each product's gold models are Iceberg tables in the
+    manifest's Polaris catalog, with data in MinIO, readable by any PyIceberg client."""
+    from pyiceberg.catalog import load_catalog
+
+    from floe.runtime.lakehouse import namespace_of, published_models
+    from floe.schemas import CompiledArtifacts
+
+    assert set(runs.values()) == {"SUCCESS"}, runs
+    artifacts = [
+        json.loads(
+            CompiledArtifacts.from_json(
+                (DEMO / p / "compiled_artifacts.json").read_text()
+            ).to_json()
+        )
+        for p in PRODUCTS
+    ]
+    catalog_config = artifacts[0]["plugins"]["catalog"]["config"]
+    storage = artifacts[0]["plugins"]["storage"]["config"]
+    with port_forward("polaris", 8181) as polaris, port_forward("minio", 9000) as minio:
+        catalog = load_catalog(
+            "floe",
+            type="rest",
+            uri=f"{polaris}/api/catalog",
+            warehouse=catalog_config["warehouse"],
+            credential=f"{credentials['polaris-client-id']}:{credentials['polaris-client-secret']}",
+            scope="PRINCIPAL_ROLE:ALL",
+            **{
+                "s3.endpoint": minio,
+                "s3.access-key-id": credentials["minio-root-user"],
+                "s3.secret-access-key": credentials["minio-root-password"],
+                "s3.region": storage["region"],
+                "s3.path-style-access": "true",
+            },
+        )
+        for product in artifacts:
+            for model in published_models(product):
+                table = catalog.load_table(f"{namespace_of(product)}.{model}")
+                assert table.scan().to_arrow().num_rows > 0
+                summary = table.current_snapshot().summary.additional_properties
+                assert summary["floe.product_version"] == product["metadata"]["product_version"]

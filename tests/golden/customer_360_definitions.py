@@ -10,21 +10,33 @@ from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
+    MaterializeResult,
     ScheduleDefinition,
+    asset,
     define_asset_job,
 )
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+    get_asset_key_for_model,
+)
 
-from floe.runtime import report_dbt_run, select_all_from_manifest
+from floe.runtime import publish_and_report, report_dbt_run, select_all_from_manifest
 
 PRODUCT_NAME = 'customer-360'
 PRODUCT_DIR = Path(__file__).resolve().parent
 DBT_TARGET = 'duckdb'
 DBT_VARS = {'floe_data_retention_days': 1}
 GROUP_NAME = 'customer_360'
+# published to the lakehouse catalog as <GROUP_NAME>.<model> (gold tier unless floe.yaml
+# says publish: true/false)
+PUBLISHED_MODELS = ['mart_customer_360']
 # floe's generated dbt profile (a profiles.yml of the team's own is never used or touched);
 # dbt runs get it through DbtCliResource(profiles_dir=...) below
 PROFILES_DIR = PRODUCT_DIR / '.floe'
@@ -69,9 +81,32 @@ with select_all_from_manifest():
             raise invocation.get_error() or RuntimeError(f"dbt build failed for {PRODUCT_NAME}")
 
 
+def _publication(model: str) -> AssetsDefinition:
+    """The Iceberg table of one dbt model, downstream of the model's asset."""
+
+    @asset(
+        name=model,
+        key_prefix=["lakehouse", GROUP_NAME],
+        deps=[get_asset_key_for_model([customer_360_dbt_assets], model)],
+        group_name=GROUP_NAME,
+        description=f"{model} published to the lakehouse catalog as {GROUP_NAME}.{model}",
+    )
+    def _publish(context: AssetExecutionContext) -> MaterializeResult:
+        published = publish_and_report(PRODUCT_DIR, model, context.run.run_id)
+        context.log.info(
+            f"published {published.identifier} to {published.catalog}: "
+            f"snapshot {published.snapshot_id}, {published.rows} rows"
+        )
+        return MaterializeResult(metadata=published.metadata())
+
+    return _publish
+
+
+lakehouse_assets = [_publication(model) for model in PUBLISHED_MODELS]
+
 customer_360_job = define_asset_job(
     name='customer_360_build',
-    selection=AssetSelection.assets(customer_360_dbt_assets),
+    selection=AssetSelection.assets(customer_360_dbt_assets, *lakehouse_assets),
     tags={"floe/product": PRODUCT_NAME},
 )
 
@@ -84,7 +119,7 @@ customer_360_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[customer_360_dbt_assets],
+    assets=[customer_360_dbt_assets, *lakehouse_assets],
     jobs=[customer_360_job],
     schedules=[customer_360_schedule],
     resources={

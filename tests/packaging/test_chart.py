@@ -287,3 +287,32 @@ def test_kubernetes_validation_catches_an_unknown_field() -> None:
     broken = {**deployment, "spec": {**deployment["spec"], "replica": 1}}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
+
+
+def _secret_refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        if set(node) == {"secret"}:
+            return {node["secret"]["name"]}
+        return set().union(*(_secret_refs(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_secret_refs(v) for v in node)) if node else set()
+    return set()
+
+
+@pytest.mark.parametrize("name", ["values-demo.yaml", "values-test.yaml"])
+@pytest.mark.parametrize("component", ["dagsterWebserver", "dagsterDaemon"])
+def test_issue_13_dagster_pods_publish_to_the_platform_catalog_with_mounted_credentials(
+    name: str, component: str
+) -> None:
+    """Runs in the cluster publish to Polaris (FLOE_CATALOG=platform) and find every
+    credential the manifest references where floe's runtime reads it."""
+    from floe.runtime.lakehouse import CATALOG_ENV, DEFAULT_SECRETS_DIR, PLATFORM
+
+    pod = _merged(name)["dagster"][component]
+    assert pod["env"][CATALOG_ENV] == PLATFORM
+    manifest = yaml.safe_load(DEMO_MANIFEST.read_text())
+    referenced = _secret_refs(manifest["plugins"])
+    assert referenced == {_merged(name)["credentials"]["secretName"]}
+    volumes = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"]}
+    mounts = {volumes[m["name"]]: m["mountPath"] for m in pod["volumeMounts"]}
+    assert mounts == {secret: f"{DEFAULT_SECRETS_DIR}/{secret}" for secret in referenced}

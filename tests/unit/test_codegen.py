@@ -50,7 +50,13 @@ def test_generation_is_deterministic() -> None:
 
 def test_ac_11_8_generated_code_uses_dbt_assets_with_project_and_exports_defs() -> None:
     tree = ast.parse(_render())
-    decorated = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.decorator_list]
+    decorated = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef)
+        and n.decorator_list
+        and ast.unparse(n.decorator_list[0]).startswith("dbt_assets(")
+    ]
     assert len(decorated) == 1
     # issue 8: the decorator runs inside select_all_from_manifest(), so the import does not
     # load dbt's selection engine (tests/compat/test_select_all.py proves the assets match).
@@ -113,3 +119,34 @@ def test_retention_days_flow_into_dbt_vars() -> None:
 def test_values_are_escaped_as_python_literals(value: str) -> None:
     assert ast.literal_eval(py_literal(value)) == value
     assert ast.literal_eval(py_literal({"k": [value, 1, None]})) == {"k": [value, 1, None]}
+
+
+def test_issue_13_gold_models_become_lakehouse_assets_downstream_of_their_dbt_asset() -> None:
+    """Each published model is an @asset keyed lakehouse/<module>/<model> whose dependency
+    is the dbt model's own asset key; the job and Definitions carry them."""
+    text = _render()
+    tree = ast.parse(text)
+    published = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "PUBLISHED_MODELS"
+    )
+    assert ast.literal_eval(published.value) == ["mart_customer_360"]  # the gold tier
+    publication = next(
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_publication"
+    )
+    inner = next(n for n in publication.body if isinstance(n, ast.FunctionDef))
+    keywords = {k.arg: ast.unparse(k.value) for k in inner.decorator_list[0].keywords}  # type: ignore[attr-defined]
+    assert keywords["key_prefix"] == "['lakehouse', GROUP_NAME]"
+    assert keywords["deps"] == "[get_asset_key_for_model([customer_360_dbt_assets], model)]"
+    assert "*lakehouse_assets" in text.split("defs = Definitions(")[1]
+
+
+def test_issue_13_publish_overrides_the_tier() -> None:
+    data = customer_spec_data()
+    for transform in data["transforms"]:
+        if transform["name"] == "mart_customer_360":
+            transform["publish"] = False
+        if transform["name"] == "int_customer_orders":
+            transform["publish"] = True
+    assert "PUBLISHED_MODELS = ['int_customer_orders']" in _render(data)

@@ -22,7 +22,7 @@ def _pytest(
 def test_e2e_suite_collects() -> None:
     done = _pytest("tests/e2e", "--collect-only", "-q", "-m", "e2e")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "15 tests collected" in done.stdout
+    assert "16 tests collected" in done.stdout
 
 
 def test_e2e_without_cluster_fails_fast_naming_what_is_missing(tmp_path: Path) -> None:

@@ -129,3 +129,13 @@ def test_manifest_wrong_plugin_type_lists_what_is_supported(write_yaml) -> None:
     assert info.value.location is not None
     assert info.value.location.field_path == "plugins.compute.type"
     assert "'duckdb'" in str(info.value) and "oracle" in str(info.value)
+
+
+def test_an_unknown_tag_on_a_key_is_a_located_syntax_error(tmp_path: Path) -> None:
+    """Found by the fuzz test: `!The name: x` made PyYAML raise from inside the loader."""
+    path = tmp_path / "floe.yaml"
+    path.write_text("apiVersion: floe.dev/v1\n!The metadata: {}\n")
+    with pytest.raises(ConfigSyntaxError) as info:
+        load_spec(path)
+    assert info.value.location is not None and info.value.location.line == 2
+    assert "could not determine a constructor for the tag '!The'" in str(info.value)

@@ -1,0 +1,143 @@
+"""Lakehouse publication figures (issue 13), printed side by side.
+
+(a) publication's share of `floe demo run` wall time on the demo (target < 10%): the run
+    is timed whole, then each gold model is published again through the same function the
+    generated asset calls (floe.runtime.lakehouse.publish_model) and timed alone.
+(b) write throughput of a synthetic 5,000,000-row mart published through the same code
+    (DuckDB relation -> Arrow batches -> PyIceberg) against DuckDB's own
+    `COPY (...) TO 'x.parquet'` of the same relation on the same disk (target >= 0.7x).
+(c) peak memory of that publication (a fresh process: max RSS above its RSS after the
+    imports and a warm-up publication) against the Arrow size of the table (target < 2x).
+
+    python benchmarks/lakehouse.py [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import BIN, fresh_demo, timed
+
+REPEATS = 5  # medians of five: the same relation, written five times each way
+SYNTHETIC = """
+create table mart as
+select
+    i::bigint as id,
+    'customer_' || (i % 100000)::varchar as customer,
+    (i % 1000) * 1.25 as amount,
+    timestamp '2024-01-01' + to_seconds(i % 31536000) as ts,
+    i % 7 = 0 as flagged
+from range({rows}) t(i)
+"""
+
+CHILD = """
+import json, resource, statistics, sys, time, uuid
+import duckdb
+from pathlib import Path
+from floe.runtime.lakehouse import arrow_batches, local_target, open_catalog, publish_arrow
+database, lakehouse, repeats = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+floor_file = lakehouse.parent / "floor.parquet"
+catalog = open_catalog(local_target(lakehouse))
+with duckdb.connect(database, read_only=True) as con:
+    # warm-up: the first publication of a process also imports PyIceberg's writer
+    small = con.sql("select * from mart limit 1000")
+    start = time.perf_counter()
+    publish_arrow(catalog, "bench.warmup", small.to_arrow_table(), {})
+    first = time.perf_counter() - start
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with duckdb.connect(database, read_only=True) as con:  # (c): one publication, alone
+    publish_arrow(catalog, "bench.mart", arrow_batches(con.sql("select * from mart")), {})
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+times, floors = [], []
+with duckdb.connect(database, read_only=True) as con:
+    for _ in range(repeats):  # interleaved: the floor, then ours, on the same relation
+        start = time.perf_counter()
+        con.execute(f"copy (select * from mart) to '{floor_file}' (format parquet)")
+        floors.append(time.perf_counter() - start)
+        reader = arrow_batches(con.sql("select * from mart"))
+        start = time.perf_counter()
+        published = publish_arrow(catalog, "bench.mart", reader, {"floe.run_id": "bench"})
+        times.append(time.perf_counter() - start)
+print(json.dumps({"seconds": statistics.median(times), "floor": statistics.median(floors),
+                  "rows": published.rows, "peak_kib": peak, "base_kib": base, "first_call": first}))
+"""
+
+
+def run_share(work: Path) -> None:
+    demo = fresh_demo(work / "demo")
+    floe = str(BIN / "floe")
+    timed([floe, "demo", "compile", "--demo-dir", str(demo)])
+    wall = timed([floe, "demo", "run", "--skip-compile", "--demo-dir", str(demo)])
+    from floe.runtime.lakehouse import publish_model, published_models
+
+    publish = 0.0
+    tables = []
+    for product in sorted(p.parent for p in demo.glob("*/compiled_artifacts.json")):
+        artifacts = json.loads((product / "compiled_artifacts.json").read_text())
+        for model in published_models(artifacts):
+            start = time.perf_counter()
+            result = publish_model(product, model, str(uuid.uuid4()), {"FLOE_CATALOG": "local"})
+            publish += time.perf_counter() - start
+            tables.append(f"{result.identifier} ({result.rows} rows)")
+    print(f"(a) floe demo run --skip-compile: {wall:.2f} s wall")
+    share = publish / wall
+    print(f"    publication of {len(tables)} tables: {publish:.2f} s = {share:.1%} of the run")
+    print(f"    tables: {', '.join(tables)}  [target < 10%]")
+
+
+def throughput(work: Path, rows: int) -> None:
+    import duckdb
+
+    database = work / "synthetic.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute(SYNTHETIC.format(rows=rows))
+        arrow_bytes = con.sql("select * from mart").to_arrow_table().nbytes
+        con.execute("checkpoint")
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(database), str(work / "lakehouse"), str(REPEATS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    ours, floor = child["seconds"], child["floor"]
+    print(
+        f"(b) {rows:,} rows, median of {REPEATS}: DuckDB COPY TO parquet {floor:.2f} s "
+        f"({rows / floor:,.0f} rows/s); "
+        f"floe publication {ours:.2f} s ({child['rows'] / ours:,.0f} rows/s) = "
+        f"{floor / ours:.2f}x the floor's rate  [target >= 0.7x]"
+    )
+    print(
+        f"    (a process's first publication also imports PyIceberg's writer: "
+        f"{child['first_call']:.2f} s for a 1,000-row table, once per process)"
+    )
+    peak_bytes = (child["peak_kib"] - child["base_kib"]) * 1024
+    print(
+        f"(c) peak memory of the publication {peak_bytes / 2**20:.0f} MiB above its imports vs "
+        f"Arrow size {arrow_bytes / 2**20:.0f} MiB = {peak_bytes / arrow_bytes:.2f}x  [target < 2x]"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--skip-run", action="store_true", help="only (b) and (c)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="floe-bench-lakehouse-") as tmp:
+        work = Path(tmp)
+        if not args.skip_run:
+            run_share(work)
+        throughput(work, args.rows)
+
+
+if __name__ == "__main__":
+    main()
