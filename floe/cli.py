@@ -294,7 +294,10 @@ _force = click.option(
     "--force", is_flag=True, help="Recompile even products whose inputs did not change."
 )
 _jobs = click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), help="Parallel compiles (default: CPU count)."
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Products compiled (and run) at once (default: the CPU count).",
 )
 
 
@@ -328,7 +331,7 @@ def _run_products(
     only = list(products) or None
     if not skip_compile:
         compile_all(platform_dir, only=only, progress=click.echo, force=force, jobs=jobs)
-    runs = run_all(discover_products(platform_dir, only), progress=click.echo)
+    runs = run_all(discover_products(platform_dir, only), progress=click.echo, jobs=jobs)
     tables = sum(len(r.tables) for r in runs)
     tests = sum(r.tests_passed for r in runs)
     click.echo(f"materialized {len(runs)} product(s): {tables} tables/views, {tests} tests passed")

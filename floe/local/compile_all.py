@@ -8,7 +8,6 @@ the ~3 s import is paid once), each writing only its own product directory.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,7 +18,7 @@ from floe.compiler.dbt import read_dbt_project
 from floe.compiler.pipeline import CompileResult
 from floe.errors import FloeError
 from floe.local.fingerprint import fingerprint, is_up_to_date, record, shared_dirs
-from floe.local.products import MANIFEST_FILE, SPEC_FILE, discover_products
+from floe.local.products import MANIFEST_FILE, SPEC_FILE, default_jobs, discover_products
 from floe.outputs import compile_and_write
 
 Progress = Callable[[str], None]
@@ -41,10 +40,6 @@ def _compile_one(product: Path, manifest: Path) -> tuple[CompileResult, list[Pat
     start = time.perf_counter()
     result, written = compile_and_write(product / SPEC_FILE, manifest, generate_definitions=True)
     return result, written, time.perf_counter() - start
-
-
-def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 def compile_all(

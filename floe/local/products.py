@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from floe.errors import ConfigFileNotFound, Location, UnsafeNameError
@@ -45,3 +46,8 @@ def discover_products(demo_dir: Path, only: list[str] | None = None) -> list[Pat
             f"no product folders with {SPEC_FILE} in {demo_dir}", Location(demo_dir)
         )
     return products
+
+
+def default_jobs() -> int:
+    """How many products to compile or run at once: the CPUs this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)

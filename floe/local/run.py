@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -15,8 +14,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from floe.environ import patched_environ
 from floe.errors import DbtError, FloeError, Location
 from floe.local.outcome import DbtOutcome, read_outcome
+from floe.local.products import default_jobs
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
 from floe.runtime.report import LAST_RUN_FILE, ObservabilitySettings
 
@@ -71,20 +72,6 @@ def load_definitions_module(product_dir: Path) -> ModuleType:
     return module
 
 
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _job(defs: Any, name: str) -> Any:
     resolve = getattr(defs, "resolve_job_def", None) or defs.get_job_def
     return resolve(name)
@@ -124,7 +111,7 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
     log_path = settings.output_dir / RUN_LOG
     # dbt's per-node output goes to the run log; the caller prints a summary
     with (
-        _environ(run_env),
+        patched_environ(run_env),
         _quiet_dagster_logging(),
         log_path.open("w", encoding="utf-8") as log,
         contextlib.redirect_stdout(log),
@@ -194,16 +181,72 @@ def _quiet_dagster_logging() -> Iterator[None]:
         logger.propagate = old
 
 
-def run_all(product_dirs: list[Path], progress: Any = print) -> list[ProductRun]:
-    runs = []
-    for index, product_dir in enumerate(product_dirs, 1):
-        progress(f"[{index}/{len(product_dirs)}] {product_dir.name}: materializing all assets ...")
-        run = run_product(product_dir)
-        runs.append(run)
-        progress(format_run(run))
-        if not run.success:
-            raise run_error(run, product_dir)
-    return runs
+def _prepare_shared_catalog(product_dirs: list[Path]) -> None:
+    """Create the platform's embedded catalog once, before products publish to it from
+    several processes at a time (its SQLite tables are created on first open)."""
+    from floe.runtime.lakehouse import local_target, open_catalog
+
+    for platform_dir in sorted({p.resolve().parent for p in product_dirs}):
+        open_catalog(local_target(platform_dir / ".floe" / "lakehouse"))
+
+
+WORKER_PRELOAD = [
+    "dagster",
+    "dagster_dbt",
+    "dbt.adapters.factory",
+    "dbt.config.runtime",
+    "dbt.adapters.duckdb",
+    "floe.local.run",
+]
+
+
+def _run_in_worker(product_dir: Path) -> ProductRun:
+    return run_product(product_dir)
+
+
+def run_all(
+    product_dirs: list[Path], progress: Any = print, jobs: int | None = None
+) -> list[ProductRun]:
+    """Materialize every product; products are independent, so up to ``jobs`` run at once
+    (default: the CPU count), each in its own worker process.  Each product's summary is
+    printed as it finishes; a failed product does not stop the others, and the first
+    failure (in name order) is raised once all have ended."""
+    total = len(product_dirs)
+    workers = max(1, min(jobs or default_jobs(), total))
+    runs: dict[Path, ProductRun] = {}
+    if workers == 1:
+        for index, product_dir in enumerate(product_dirs, 1):
+            progress(f"[{index}/{total}] {product_dir.name}: materializing all assets ...")
+            runs[product_dir] = run_product(product_dir)
+            progress(format_run(runs[product_dir]))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        _prepare_shared_catalog(product_dirs)
+        progress(
+            f"materializing {total} product(s) with {workers} worker(s): "
+            + ", ".join(p.name for p in product_dirs)
+        )
+        # forkserver: workers start clean (no threads or DuckDB handles of this process),
+        # forked from a server that imported dagster, dagster-dbt and dbt's adapter layer
+        # once (dagster-dbt opens a dbt adapter in-process before every dbt build)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(WORKER_PRELOAD)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(_run_in_worker, p): p for p in product_dirs}
+            for done, future in enumerate(as_completed(futures), 1):
+                product_dir = futures[future]
+                runs[product_dir] = future.result()
+                progress(f"[{done}/{total}] {product_dir.name} finished")
+                progress(format_run(runs[product_dir]))
+    failed = [p for p in product_dirs if not runs[p].success]
+    if failed:
+        error = run_error(runs[failed[0]], failed[0])
+        if len(failed) > 1:
+            error.details.append(f"also failed: {', '.join(p.name for p in failed[1:])}")
+        raise error
+    return [runs[p] for p in product_dirs]
 
 
 def _count(kind: str, n: int) -> str:

@@ -12,17 +12,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from floe.environ import patched_environ
 from floe.errors import FloeError, PrerequisiteError
 from floe.packaging.context import context_files
 
@@ -143,20 +142,6 @@ def has_buildx(runner: Runner = subprocess.run) -> bool:
     return done.returncode == 0
 
 
-@contextmanager
-def _environ(changes: Mapping[str, str]) -> Iterator[None]:
-    old = {key: os.environ.get(key) for key in changes}
-    os.environ.update(changes)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def build(
     context: Path,
     tags: Sequence[str],
@@ -187,7 +172,7 @@ def build(
             image = docker.image.inspect(tags[0])
         else:
             echo("builder: Docker's classic builder (no buildx plugin on this client)")
-            with _environ({"DOCKER_BUILDKIT": "0"}):
+            with patched_environ({"DOCKER_BUILDKIT": "0"}):
                 image = docker.legacy_build(
                     context_path=context,
                     file=context / dockerfile,

@@ -1,0 +1,207 @@
+"""The run path (issue 15): `floe demo run` against running dbt by hand, side by side.
+
+(a) the demo, compiled once, then materialized (median of --runs, alternating):
+      by hand: `dbt build` in each product directory, one after the other, with the same
+               profile, target and vars floe's generated definitions pass;
+      floe:    `floe demo run --skip-compile` (every product through its generated
+               Dagster definitions, publication to the embedded catalog included), with
+               -j 1 and with the default (one worker per core).
+    Wall time, CPU time (process tree) and peak memory (the largest summed RSS of the
+    process tree, sampled every 20 ms).  Targets: floe <= 1.0x the hand run (stretch 0.7x);
+    peak memory <= 1.5x.
+(b) a synthetic tree of --products products x 40 models: wall time with one worker for a
+    quarter, half and all of the products (linear in products?) and with one worker per
+    core for all of them (-> 1/N of one worker?).
+
+    python benchmarks/run_path.py [--runs 3] [--products 20] [--skip-synthetic]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import BIN, fresh_demo, timed
+from compile_scale import synthetic_tree
+
+
+@dataclass(frozen=True)
+class Measure:
+    wall: float
+    cpu: float
+    peak_mib: float
+
+
+def _tree_rss_kib(root: int) -> int:
+    """Summed VmRSS of ``root`` and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+Command = tuple[list[str], Path | None]  # argv, working directory
+
+
+def _sampled_peak(proc: subprocess.Popen[str]) -> int:
+    """Wait for ``proc``; the largest summed RSS (KiB) of its process tree meanwhile."""
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kib(proc.pid))
+        time.sleep(0.02)
+    return peak
+
+
+def measure(commands: list[Command]) -> Measure:
+    """Run the commands one after the other; wall, children's CPU, peak tree RSS."""
+    before = os.times()
+    peak = 0
+    start = time.perf_counter()
+    for argv, cwd in commands:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+        )
+        peak = max(peak, _sampled_peak(proc))
+        if proc.returncode != 0:
+            raise SystemExit(f"failed (exit {proc.returncode}): {' '.join(argv)}")
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return Measure(wall, cpu, peak / 1024)
+
+
+def hand_commands(demo: Path) -> list[Command]:
+    """`dbt build` in each product directory (DuckDB paths are relative to it), with the
+    profile, target and vars floe's generated definitions pass."""
+    commands: list[Command] = []
+    for product in sorted(p.parent for p in demo.glob("*/compiled_artifacts.json")):
+        artifacts = json.loads((product / "compiled_artifacts.json").read_text())
+        profile = next(iter(artifacts["dbt_profiles"].values()))
+        dbt_vars = {}
+        if artifacts.get("governance") and artifacts["governance"].get("data_retention_days"):
+            dbt_vars = {"floe_data_retention_days": artifacts["governance"]["data_retention_days"]}
+        commands.append(
+            (
+                [
+                    str(BIN / "dbt"),
+                    "build",
+                    "--project-dir",
+                    str(product),
+                    "--profiles-dir",
+                    str(product / ".floe"),
+                    "--target",
+                    profile["target"],
+                    "--vars",
+                    json.dumps(dbt_vars, sort_keys=True),
+                    "--quiet",
+                ],
+                product,
+            )
+        )
+    return commands
+
+
+def median_measure(samples: list[Measure]) -> Measure:
+    return Measure(
+        statistics.median(m.wall for m in samples),
+        statistics.median(m.cpu for m in samples),
+        statistics.median(m.peak_mib for m in samples),
+    )
+
+
+def demo_figures(work: Path, runs: int) -> None:
+    demo = fresh_demo(work / "demo")
+    floe = str(BIN / "floe")
+    timed([floe, "demo", "compile", "--demo-dir", str(demo)])
+    by_hand = hand_commands(demo)
+    run = [floe, "demo", "run", "--skip-compile", "--demo-dir", str(demo)]
+    hand, one, many = [], [], []
+    for _ in range(runs):
+        hand.append(measure(by_hand))
+        one.append(measure([([*run, "-j", "1"], None)]))
+        many.append(measure([(run, None)]))
+    h, o, m = median_measure(hand), median_measure(one), median_measure(many)
+    cores = len(os.sched_getaffinity(0))
+    print(f"(a) the demo ({len(by_hand)} products), median of {runs}, {cores} cores:")
+    for label, x in (
+        ("dbt build by hand", h),
+        ("floe run -j 1", o),
+        (f"floe run (-j {cores})", m),
+    ):
+        line = (
+            f"    {label:<21} {x.wall:6.2f} s wall  {x.cpu:6.2f} s cpu  {x.peak_mib:5.0f} MiB peak"
+        )
+        if x is not h:
+            line += (
+                f"  = {x.wall / h.wall:.2f}x wall, {x.cpu / h.cpu:.2f}x cpu, "
+                f"{x.peak_mib / h.peak_mib:.2f}x memory"
+            )
+        print(line)
+    print("    targets: wall <= 1.0x (stretch 0.7x), memory <= 1.5x")
+
+
+def synthetic_figures(work: Path, products: int) -> None:
+    floe = str(BIN / "floe")
+    tree = synthetic_tree(work / "synthetic", products, 40)
+    timed([floe, "demo", "compile", "--demo-dir", str(tree)])
+    names = sorted(p.parent.name for p in tree.glob("*/floe.yaml"))
+    sizes = sorted({max(1, products // 4), max(1, products // 2), products})
+    print(f"(b) synthetic {products} products x 40 models:")
+    walls = {}
+    for size in sizes:
+        only = [arg for name in names[:size] for arg in ("--product", name)]
+        argv = [floe, "demo", "run", "--skip-compile", "-j", "1", "--demo-dir", str(tree), *only]
+        walls[size] = measure([(argv, None)]).wall
+        per = walls[size] / size
+        print(f"    1 worker, {size:3d} products: {walls[size]:7.2f} s ({per:.2f} s per product)")
+    cores = len(os.sched_getaffinity(0))
+    argv = [floe, "demo", "run", "--skip-compile", "--demo-dir", str(tree)]
+    parallel = measure([(argv, None)]).wall
+    print(
+        f"    {cores} workers, {products} products: {parallel:7.2f} s = "
+        f"{parallel / walls[products]:.2f}x of one worker (ideal {1 / cores:.2f}x)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--products", type=int, default=20)
+    parser.add_argument("--skip-synthetic", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="floe-bench-run-") as tmp:
+        work = Path(tmp)
+        demo_figures(work, args.runs)
+        if not args.skip_synthetic:
+            synthetic_figures(work, args.products)
+
+
+if __name__ == "__main__":
+    main()
