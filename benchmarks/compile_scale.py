@@ -61,7 +61,8 @@ def write_product(root: Path, index: int, models: int) -> None:
             model = f"{prefix}_m{i:03d}"
             if layer == "staging":
                 deps: list[str] = []
-                sql = f"select id, v from {{{{ ref('raw_{'ab'[i % 2]}') }}}}"
+                column = "v" if i % 2 == 0 else "w as v"  # raw_b's column is w
+                sql = f"select id, {column} from {{{{ ref('raw_{'ab'[i % 2]}') }}}}"
             else:
                 deps = sorted({previous[i % len(previous)], previous[(i + 1) % len(previous)]})
                 sql = " union all ".join(f"select * from {{{{ ref('{d}') }}}}" for d in deps)

@@ -195,10 +195,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--skip-demo", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="floe-bench-run-") as tmp:
         work = Path(tmp)
-        demo_figures(work, args.runs)
+        if not args.skip_demo:
+            demo_figures(work, args.runs)
         if not args.skip_synthetic:
             synthetic_figures(work, args.products)
 
