@@ -193,10 +193,13 @@ def _prepare_shared_catalog(product_dirs: list[Path]) -> None:
 WORKER_PRELOAD = [
     "dagster",
     "dagster_dbt",
-    "dbt.adapters.factory",
-    "dbt.config.runtime",
+    "floe.runtime.dbt_resource",
+    "dbt.cli.main",  # dbt commands fork from the worker (floe.runtime.dbt_fork)
     "dbt.adapters.duckdb",
+    "floe.runtime.lakehouse",
+    "pyiceberg.catalog.sql",
     "floe.local.run",
+    "floe.local.frozen_heap",  # last: gc.freeze() what the lines above imported
 ]
 
 
@@ -229,8 +232,8 @@ def run_all(
             + ", ".join(p.name for p in product_dirs)
         )
         # forkserver: workers start clean (no threads or DuckDB handles of this process),
-        # forked from a server that imported dagster, dagster-dbt and dbt's adapter layer
-        # once (dagster-dbt opens a dbt adapter in-process before every dbt build)
+        # forked from a server that imported dagster, dagster-dbt, dbt and pyiceberg once
+        # (each product's dbt commands are in turn forked from its worker: dbt_fork)
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(WORKER_PRELOAD)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

@@ -1,7 +1,8 @@
 """Runtime helpers the generated definitions call.
 
-Standard library only, Python >= 3.10: they run in the Dagster image (dagster 1.9.6) as
-well as in-process with the pinned dev stack.
+Python >= 3.10: they run in the Dagster image (dagster 1.9.6 / dagster-dbt 0.25) as well
+as in-process with the pinned dev stack. ``floe.runtime.dbt_resource`` (which imports
+dagster-dbt) is imported by the generated definitions directly, not from here.
 """
 
 from floe.runtime.dbt_selection import select_all_from_manifest

@@ -28,6 +28,7 @@ from dagster_dbt import (
 )
 
 from floe.runtime import publish_and_report, report_dbt_run, select_all_from_manifest
+from floe.runtime.dbt_resource import FloeDbtCliResource
 
 PRODUCT_NAME = 'customer-360'
 PRODUCT_DIR = Path(__file__).resolve().parent
@@ -38,7 +39,7 @@ GROUP_NAME = 'customer_360'
 # says publish: true/false)
 PUBLISHED_MODELS = ['mart_customer_360']
 # floe's generated dbt profile (a profiles.yml of the team's own is never used or touched);
-# dbt runs get it through DbtCliResource(profiles_dir=...) below
+# dbt runs get it through FloeDbtCliResource(profiles_dir=...) below
 PROFILES_DIR = PRODUCT_DIR / '.floe'
 
 dbt_project = DbtProject(project_dir=PRODUCT_DIR, target=DBT_TARGET)
@@ -123,7 +124,9 @@ defs = Definitions(
     jobs=[customer_360_job],
     schedules=[customer_360_schedule],
     resources={
-        "dbt": DbtCliResource(
+        # dagster-dbt's resource without the adapter handle and `dbt --version` probe it
+        # makes before each command (floe.runtime.dbt_resource says why that is safe)
+        "dbt": FloeDbtCliResource(
             project_dir=dbt_project,
             profiles_dir=str(PROFILES_DIR),
             target=DBT_TARGET,

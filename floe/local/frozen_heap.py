@@ -1,0 +1,11 @@
+"""Imported last by the run's forkserver (``floe.local.run.WORKER_PRELOAD``).
+
+Freezing the garbage collector's view of everything the server imported keeps the
+workers forked from it from touching those objects in their own collections, so the
+pages stay shared copy-on-write instead of being copied into every worker (the
+pre-fork pattern the ``gc.freeze`` documentation describes).
+"""
+
+import gc
+
+gc.freeze()

@@ -1,0 +1,206 @@
+"""dbt commands forked from the running Python process instead of a fresh interpreter.
+
+dagster-dbt runs every dbt command as ``subprocess.Popen([dbt, ...])``: a new Python that
+imports dbt-core and its adapter again (about 3 s per product on two cores, most of a
+small project's ``dbt build``). When the executable is the ``dbt`` of this very
+interpreter, ``ForkedDbt`` gives dagster-dbt the same thing as a child process forked
+from this one, where dbt is already imported: the child changes to the project
+directory, takes the environment dagster-dbt built, writes dbt's JSON log lines to the
+pipe dagster-dbt reads and exits with dbt's exit code (0 success, 1 failed nodes,
+2 error). It is still a separate process (its own pid, signals, working directory and
+globals; a crash in dbt cannot take the Dagster step with it), so dagster-dbt's event
+stream, cancellation and error handling are unchanged.
+
+``FLOE_DBT_FORK=0`` turns it off (dbt then starts as dagster-dbt starts it); so does any
+executable other than this interpreter's ``dbt`` and any platform without ``fork``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any
+
+FORK_SWITCH = "FLOE_DBT_FORK"
+# dbt's own exit codes (dbt.cli.main): success, a node failed, dbt itself failed
+EXIT_SUCCESS, EXIT_NODE_FAILURE, EXIT_ERROR = 0, 1, 2
+_PATCH_LOCK = threading.Lock()
+
+
+def own_dbt_executable() -> Path:
+    """The ``dbt`` script installed beside this interpreter."""
+    return Path(sys.executable).parent / "dbt"
+
+
+def forking_enabled(executable: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``executable`` can run as a fork of this process."""
+    environ = os.environ if environ is None else environ
+    if environ.get(FORK_SWITCH, "1").strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    if not hasattr(os, "fork"):
+        return False
+    try:
+        return Path(executable).resolve() == own_dbt_executable().resolve()
+    except OSError:
+        return False
+
+
+class ForkedDbt:
+    """The part of ``subprocess.Popen`` dagster-dbt uses (args, stdout, pid, returncode,
+    poll, wait, send_signal, terminate, kill), for dbt forked from this process."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        **_: Any,  # stdout=PIPE, stderr=STDOUT: that is what the pipe below is
+    ) -> None:
+        from dbt.cli.main import dbtRunner  # noqa: F401  import once here, not per child
+
+        self.args = list(args)
+        self.returncode: int | None = None
+        read_fd, write_fd = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns (coverage cannot see it)
+            os.close(read_fd)
+            _run_child(self.args[1:], write_fd, cwd, env)
+        os.close(write_fd)
+        self.pid = pid
+        self.stdout: IO[bytes] = os.fdopen(read_fd, "rb")
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is not None:
+            return self.returncode
+        if timeout is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            time.sleep(0.05)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGKILL)
+
+
+def _run_child(
+    dbt_args: list[str],
+    write_fd: int,
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None,
+) -> None:  # pragma: no cover - runs in the forked child only
+    """Run dbt in the forked child and leave with its exit code (never returns)."""
+    code = EXIT_ERROR
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(write_fd, 1)
+        os.dup2(write_fd, 2)
+        os.close(null)
+        os.close(write_fd)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stdout = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True
+        )
+        sys.stderr = io.TextIOWrapper(
+            io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True
+        )
+        import gc
+
+        gc.freeze()  # the inherited heap: collections in the child skip it (no copy-on-write)
+        if cwd is not None:
+            os.chdir(cwd)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        from dbt.cli.main import dbtRunner
+
+        result = dbtRunner().invoke(dbt_args)
+        if result.success:
+            code = EXIT_SUCCESS
+        elif result.exception is None:
+            code = EXIT_NODE_FAILURE
+        else:
+            print(f"dbt failed: {result.exception}", file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            # what a normal interpreter exit does: multiprocessing's finalizers release
+            # the semaphores dbt made (else its resource tracker reports them leaked)
+            from multiprocessing import util
+
+            util._exit_function()  # type: ignore[attr-defined]
+        except BaseException:
+            pass
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+class _SubprocessWithForkedDbt(ModuleType):
+    """``subprocess`` as dagster-dbt's invocation module sees it while a command starts:
+    ``Popen`` of this interpreter's dbt forks; everything else is the real module."""
+
+    def __init__(self) -> None:
+        super().__init__("subprocess")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(subprocess, name)
+
+    @staticmethod
+    def Popen(args: Sequence[str], **kwargs: Any) -> Any:
+        if args and forking_enabled(str(args[0]), kwargs.get("env")):
+            return ForkedDbt(args, **kwargs)
+        return subprocess.Popen(args, **kwargs)
+
+
+@contextmanager
+def dbt_forked_from_here() -> Iterator[None]:
+    """While this is open, dagster-dbt starts this interpreter's dbt as a fork."""
+    from dagster_dbt.core import dbt_cli_invocation
+
+    with _PATCH_LOCK:
+        real = getattr(dbt_cli_invocation, "subprocess")  # noqa: B009 - not exported
+        setattr(dbt_cli_invocation, "subprocess", _SubprocessWithForkedDbt())  # noqa: B010
+        try:
+            yield
+        finally:
+            setattr(dbt_cli_invocation, "subprocess", real)  # noqa: B010
