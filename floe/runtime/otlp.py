@@ -1,18 +1,12 @@
-"""Spans as OTLP/JSON (the OpenTelemetry protocol's JSON encoding), standard library only.
-
-One dbt invocation becomes one ExportTraceServiceRequest: a root span for the run and a
-child per model/seed.  Sent over OTLP/HTTP to the collector; the same request is what the
-file exporter writes, one per line (the collector's own file format).
-"""
+"""Where OTLP/HTTP traces go for a manifest's telemetry endpoint (the spans themselves are
+made and exported by the OpenTelemetry SDK: floe.runtime.tracing)."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
-STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
 
 
 def traces_url(endpoint: str) -> str:
@@ -30,59 +24,3 @@ def traces_url(endpoint: str) -> str:
     if not path.endswith("/v1/traces"):
         path += "/v1/traces"
     return urlunparse(parsed._replace(netloc=netloc, path=path))
-
-
-def _value(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    return {"stringValue": str(value)}
-
-
-def attributes(values: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": k, "value": _value(v)} for k, v in sorted(values.items()) if v is not None]
-
-
-def span(
-    trace_id: str,
-    span_id: str,
-    name: str,
-    start_ns: int,
-    end_ns: int,
-    *,
-    parent_id: str | None = None,
-    status: str = "OK",
-    message: str = "",
-    attrs: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "traceId": trace_id,
-        "spanId": span_id,
-        "name": name,
-        "kind": 1,  # SPAN_KIND_INTERNAL
-        "startTimeUnixNano": str(start_ns),
-        "endTimeUnixNano": str(max(end_ns, start_ns)),
-        "attributes": attributes(attrs or {}),
-        "status": {"code": STATUS[status], "message": message},
-    }
-    if parent_id:
-        out["parentSpanId"] = parent_id
-    return out
-
-
-def export_request(
-    service: str, version: str | None, spans: list[dict[str, Any]]
-) -> dict[str, Any]:
-    return {
-        "resourceSpans": [
-            {
-                "resource": {
-                    "attributes": attributes({"service.name": service, "service.version": version})
-                },
-                "scopeSpans": [{"scope": {"name": "floe.runtime"}, "spans": spans}],
-            }
-        ]
-    }

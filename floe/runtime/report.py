@@ -1,23 +1,21 @@
-"""Turn a finished dbt invocation (``run_results.json``) into OpenLineage events and spans."""
+"""Turn a finished dbt invocation (``run_results.json``) and each lakehouse publication into
+OpenLineage events (openlineage-python, floe.runtime.lineage) and spans (the OpenTelemetry
+SDK, floe.runtime.tracing)."""
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from floe.runtime.otlp import export_request, span, traces_url
+from floe.runtime.otlp import traces_url
 
 PRODUCER = "https://github.com/floe-data/floe/tree/main/floe/runtime"
-RUN_EVENT_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 ARTIFACTS_FILE = "compiled_artifacts.json"
-SPAN_TRANSPORT = {"otlp": "http"}  # exporter -> Sink kind
 LAST_RUN_FILE = "last_run.json"
 
 
@@ -60,123 +58,36 @@ class ObservabilitySettings:
         )
 
 
-def _iso(text: str | None) -> str:
-    if not text:
-        return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-    return text if text.endswith("Z") or "+" in text[10:] else text + "Z"
-
-
-def _nanos(text: str | None) -> int:
-    moment = datetime.fromisoformat(_iso(text).replace("Z", "+00:00"))
-    return int(moment.timestamp() * 1_000_000_000)
-
-
-def _lineage_event(
-    settings: ObservabilitySettings,
-    kind: str,
-    when: str,
-    run_id: str,
-    node: dict[str, Any],
-    inputs: list[str],
-) -> dict[str, Any]:
-    name = node["unique_id"].split(".")[-1]
-    return {
-        "eventType": kind,
-        "eventTime": when,
-        "producer": PRODUCER,
-        "schemaURL": RUN_EVENT_SCHEMA,
-        "run": {"runId": run_id},
-        "job": {"namespace": settings.namespace, "name": f"{settings.product}.{name}"},
-        "inputs": [
-            {"namespace": settings.namespace, "name": f"{settings.product}.{i}"} for i in inputs
-        ],
-        "outputs": [{"namespace": settings.namespace, "name": f"{settings.product}.{name}"}],
-    }
-
-
 def report_dbt_run(
-    product_dir: Path, run_results: Path, run_id: str, *, env: dict[str, str] | None = None
+    product_dir: Path, run_results: Path, run_id: str, *, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Emit lineage (START + COMPLETE/FAIL per model and seed) and one span per node.
+    """Lineage (START + COMPLETE/FAIL per model, seed and snapshot, with facets) and a trace
+    (a span per node under one span for the run) for one finished dbt invocation.
 
     Returns (and writes to ``<output_dir>/last_run.json``) where each went and the test
     counts, for logs and the local run summary.
     """
-    from floe.runtime.transports import Sink
+    from floe.runtime.dbt_facets import node_facts
+    from floe.runtime.lakehouse import duckdb_file
 
+    env = os.environ if env is None else env
     settings = ObservabilitySettings.load(product_dir, env)
-    lineage = Sink(
-        settings.lineage_transport,
-        settings.output_dir / "openlineage.jsonl",
-        settings.lineage_endpoint,
-        unit="events",
-    )
-    spans = Sink(
-        SPAN_TRANSPORT.get(settings.span_exporter, settings.span_exporter),
-        settings.output_dir / "spans.jsonl",
-        settings.span_endpoint,
-        unit="spans",
-    )
+    artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
     results = json.loads(run_results.read_text(encoding="utf-8"))
-    parents = _parents(run_results.parent / "manifest.json")
-    trace_id = secrets.token_hex(16)
-    root_id = secrets.token_hex(8)
-    common = {"service.name": settings.product, "floe.run_id": run_id}
-    children: list[dict[str, Any]] = []
-    for result in results.get("results", []):
-        unique_id = result["unique_id"]
-        kind = unique_id.split(".")[0]
-        if kind not in {"model", "seed", "snapshot"}:
-            continue
-        timing = {t["name"]: t for t in result.get("timing", [])}
-        started = (timing.get("compile") or timing.get("execute") or {}).get("started_at")
-        ended = (timing.get("execute") or timing.get("compile") or {}).get("completed_at")
-        ok = str(result.get("status")) in {"success", "pass"}
-        node_run = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{unique_id}"))
-        node = {"unique_id": unique_id}
-        inputs = parents.get(unique_id, [])
-        lineage.emit(_lineage_event(settings, "START", _iso(started), node_run, node, inputs))
-        lineage.emit(
-            _lineage_event(
-                settings, "COMPLETE" if ok else "FAIL", _iso(ended), node_run, node, inputs
-            )
-        )
-        rows = (result.get("adapter_response") or {}).get("rows_affected")
-        children.append(
-            span(
-                trace_id,
-                secrets.token_hex(8),
-                f"dbt.{kind} {unique_id.split('.')[-1]}",
-                _nanos(started),
-                _nanos(ended),
-                parent_id=root_id,
-                status="OK" if ok else "ERROR",
-                message=str(result.get("message") or ""),
-                attrs={**common, "dbt.unique_id": unique_id, "dbt.rows_affected": rows},
-            )
-        )
-    start_ns = min((int(c["startTimeUnixNano"]) for c in children), default=_nanos(None))
-    end_ns = max((int(c["endTimeUnixNano"]) for c in children), default=start_ns)
-    failed = any(c["status"]["code"] == 2 for c in children)
-    root = span(
-        trace_id,
-        root_id,
-        f"floe.run {settings.product}",
-        start_ns,
-        end_ns,
-        status="ERROR" if failed else "OK",
-        attrs=common,
-    )
-    all_spans = [root, *children]
-    spans.emit(
-        export_request(settings.product, settings.service_version, all_spans), len(all_spans)
-    )
+    database = duckdb_file(product_dir, artifacts).resolve()
+    facts = node_facts(run_results.parent / "manifest.json", results, database)
+    by_id = {r["unique_id"]: r for r in results.get("results", [])}
+    job_name = f"{settings.product}.{artifacts['identity']['module_name']}_build"
+    emitter = _lineage(settings, env)
+    if emitter.kind != "none":
+        _emit_dbt_lineage(emitter, settings, facts, by_id, run_id, job_name, database)
+    exporter = _trace_dbt_run(settings, env, artifacts, facts, by_id, run_id)
     tests = [r for r in results.get("results", []) if r["unique_id"].startswith("test.")]
     passed = sum(1 for r in tests if r.get("status") == "pass")
     summary = {
         "run_id": run_id,
-        "lineage": lineage.describe(),
-        "spans": spans.describe(),
+        "lineage": emitter.describe(),
+        "spans": exporter.describe() if exporter is not None else "disabled",
         "tests_passed": passed,
         "tests_failed": len(tests) - passed,
         "run_results": str(run_results),
@@ -186,6 +97,195 @@ def report_dbt_run(
         json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     return summary
+
+
+def _lineage(settings: ObservabilitySettings, env: Mapping[str, str]) -> Any:
+    from floe.runtime.lineage import LineageEmitter
+
+    return LineageEmitter.create(
+        settings.lineage_transport, settings.output_dir, settings.lineage_endpoint, env
+    )
+
+
+def _ok(result: Mapping[str, Any]) -> bool:
+    return str(result.get("status")) in {"success", "pass"}
+
+
+def _times(result: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    timing = {t["name"]: t for t in result.get("timing", [])}
+    started = (timing.get("compile") or timing.get("execute") or {}).get("started_at")
+    ended = (timing.get("execute") or timing.get("compile") or {}).get("completed_at")
+    return started, ended
+
+
+def _emit_dbt_lineage(
+    emitter: Any,
+    settings: ObservabilitySettings,
+    facts: Mapping[str, Any],
+    by_id: Mapping[str, Mapping[str, Any]],
+    run_id: str,
+    job_name: str,
+    database: Path,
+) -> None:
+    from floe.runtime import lineage as ol
+
+    namespace = f"duckdb://{database}"
+    parent = ol.parent_facet(settings.namespace, job_name, run_id)
+    emitter.emit(
+        ol.run_event(
+            "START",
+            ol.iso(None),
+            ol.node_run_id(run_id, "run"),
+            settings.namespace,
+            job_name,
+            job_facets={"jobType": ol.job_type("DAGSTER")},
+        )
+    )
+    failed = False
+    for unique_id, fact in facts.items():
+        result = by_id[unique_id]
+        started, ended = _times(result)
+        inputs = [ol.InputDataset(namespace=namespace, name=r.name) for r in fact.inputs]
+        output_facets: dict[str, Any] = {}
+        if fact.columns:
+            output_facets["schema"] = ol.schema_facet(fact.columns)
+        if fact.assertions:
+            output_facets["dataQualityAssertions"] = ol.assertions_facet(fact.assertions)
+        if fact.column_lineage:
+            output_facets["columnLineage"] = ol.column_lineage_facet(
+                {
+                    c: [(namespace, r.name, f) for r, f in src]
+                    for c, src in fact.column_lineage.items()
+                }
+            )
+        outputs = [
+            ol.OutputDataset(namespace=namespace, name=fact.relation.name, facets=output_facets)
+        ]
+        job_facets: dict[str, Any] = {"jobType": ol.job_type("DBT", fact.kind.upper())}
+        if fact.sql:
+            job_facets["sql"] = ol.sql_facet(fact.sql)
+        node_job = f"{settings.product}.{unique_id.split('.')[-1]}"
+        node_run = ol.node_run_id(run_id, unique_id)
+        common: dict[str, Any] = {"inputs": inputs, "outputs": outputs, "job_facets": job_facets}
+        emitter.emit(
+            ol.run_event(
+                "START",
+                ol.iso(started),
+                node_run,
+                settings.namespace,
+                node_job,
+                run_facets={"parent": parent},
+                **common,
+            )
+        )
+        end_facets: dict[str, Any] = {"parent": parent}
+        if not _ok(result):
+            failed = True
+            end_facets["errorMessage"] = ol.error_facet(str(result.get("message") or ""))
+        emitter.emit(
+            ol.run_event(
+                "COMPLETE" if _ok(result) else "FAIL",
+                ol.iso(ended),
+                node_run,
+                settings.namespace,
+                node_job,
+                run_facets=end_facets,
+                **common,
+            )
+        )
+    emitter.emit(
+        ol.run_event(
+            "FAIL" if failed else "COMPLETE",
+            ol.iso(None),
+            ol.node_run_id(run_id, "run"),
+            settings.namespace,
+            job_name,
+            job_facets={"jobType": ol.job_type("DAGSTER")},
+        )
+    )
+
+
+def _nanos(text: str | None) -> int:
+    from floe.runtime.lineage import iso
+
+    moment = datetime.fromisoformat(iso(text).replace("Z", "+00:00"))
+    return int(moment.timestamp() * 1_000_000_000)
+
+
+def _trace_dbt_run(
+    settings: ObservabilitySettings,
+    env: Mapping[str, str],
+    artifacts: Mapping[str, Any],
+    facts: Mapping[str, Any],
+    by_id: Mapping[str, Mapping[str, Any]],
+    run_id: str,
+) -> Any:
+    if settings.span_exporter == "none":
+        return None
+    from opentelemetry import trace
+    from opentelemetry.trace import Status, StatusCode
+
+    from floe.runtime.tracing import FallbackExporter, tracer_provider
+
+    telemetry = artifacts["observability"]["telemetry"]
+    resource = {
+        "service.name": settings.product,
+        "service.version": settings.service_version,
+        **{
+            f"floe.{k}": v
+            for k, v in (telemetry.get("resource_attributes") or {}).items()
+            if k != "service_version"
+        },
+        "floe.product": settings.product,
+        "floe.run_id": run_id,
+    }
+    provider, buffer = tracer_provider(resource)
+    tracer = provider.get_tracer("floe.runtime")
+    spans_window = [_times(by_id[u]) for u in facts]
+    start_ns = min((_nanos(s) for s, _ in spans_window), default=_nanos(None))
+    end_ns = max((_nanos(e) for _, e in spans_window), default=start_ns)
+    root = tracer.start_span(
+        f"floe.run {settings.product}", start_time=start_ns, attributes={"floe.run_id": run_id}
+    )
+    context = trace.set_span_in_context(root)
+    failed = False
+    for unique_id, fact in facts.items():
+        result = by_id[unique_id]
+        started, ended = _times(result)
+        rows = (result.get("adapter_response") or {}).get("rows_affected")
+        attributes: dict[str, Any] = {
+            "dbt.unique_id": unique_id,
+            "db.system": "duckdb",
+            "db.collection.name": fact.relation.name,
+        }
+        if rows is not None:
+            attributes["dbt.rows_affected"] = int(rows)
+        span = tracer.start_span(
+            f"dbt.{fact.kind} {unique_id.split('.')[-1]}",
+            context=context,
+            start_time=_nanos(started),
+            attributes=attributes,
+        )
+        if _ok(result):
+            span.set_status(Status(StatusCode.OK))
+        else:
+            failed = True
+            message = str(result.get("message") or "failed")
+            span.record_exception(RuntimeError(message))
+            span.set_status(Status(StatusCode.ERROR, message))
+        span.end(end_time=max(_nanos(ended), _nanos(started)))
+    root.set_status(Status(StatusCode.ERROR if failed else StatusCode.OK))
+    root.end(end_time=end_ns)
+    use_env = any(k.startswith("OTEL_EXPORTER_OTLP_") for k in env)
+    exporter = FallbackExporter(
+        settings.output_dir / "spans.jsonl",
+        settings.span_endpoint if settings.span_exporter == "otlp" else None,
+        use_env=use_env and settings.span_exporter == "otlp",
+    )
+    exporter.export(buffer.spans)
+    exporter.shutdown()
+    provider.shutdown()
+    return exporter
 
 
 def report_publication(
@@ -199,48 +299,48 @@ def report_publication(
 ) -> None:
     """OpenLineage for one publication: START when ``outcome`` is None, COMPLETE when it
     is the Published result, FAIL (with the error) when it is an exception.  The input is
-    the dbt model's dataset, the output the Iceberg table by its catalog identity."""
-    from floe.runtime.lakehouse import catalog_namespace
-    from floe.runtime.transports import Sink
+    the dbt model's DuckDB relation, the output the Iceberg table by its catalog identity
+    (with its schema once published)."""
+    from floe.runtime import lineage as ol
+    from floe.runtime.lakehouse import catalog_namespace, duckdb_file, relation_of
 
+    env = os.environ if env is None else env
     settings = ObservabilitySettings.load(product_dir, env)
-    if settings.lineage_transport == "none":
+    emitter = _lineage(settings, env)
+    if emitter.kind == "none":
         return
     artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
-    namespace = catalog_namespace(product_dir, artifacts, env)
-    node_run = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/publish/{identifier}"))
+    database = duckdb_file(product_dir, artifacts).resolve()
+    try:
+        relation = relation_of(product_dir, model).replace('"', "")
+    except Exception:
+        relation = model
     kind = (
         "START" if outcome is None else "FAIL" if isinstance(outcome, BaseException) else "COMPLETE"
     )
-    event = _lineage_event(
-        settings, kind, _iso(None), node_run, {"unique_id": f"publish.{model}"}, [model]
-    )
-    event["job"]["name"] = f"{settings.product}.publish.{model}"
-    event["outputs"] = [{"namespace": namespace, "name": identifier}]
+    run_facets: dict[str, Any] = {
+        "parent": ol.parent_facet(
+            settings.namespace,
+            f"{settings.product}.{artifacts['identity']['module_name']}_build",
+            run_id,
+        )
+    }
     if isinstance(outcome, BaseException):
-        event["run"]["facets"] = {
-            "errorMessage": {
-                "_producer": PRODUCER,
-                "_schemaURL": "https://openlineage.io/spec/facets/1-0-0/ErrorMessageRunFacet.json",
-                "message": str(outcome)[:2000],
-                "programmingLanguage": "python",
-            }
-        }
-    Sink(
-        settings.lineage_transport,
-        settings.output_dir / "openlineage.jsonl",
-        settings.lineage_endpoint,
-        unit="events",
-    ).emit(event)
-
-
-def _parents(manifest_path: Path) -> dict[str, list[str]]:
-    """unique_id -> names of the models/seeds it reads (from dbt's manifest)."""
-    if not manifest_path.is_file():
-        return {}
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    out: dict[str, list[str]] = {}
-    for uid, node in (manifest.get("nodes") or {}).items():
-        deps = (node.get("depends_on") or {}).get("nodes") or []
-        out[uid] = sorted(d.split(".")[-1] for d in deps if d.split(".")[0] in {"model", "seed"})
-    return out
+        run_facets["errorMessage"] = ol.error_facet(str(outcome))
+    emitter.emit(
+        ol.run_event(
+            kind,
+            ol.iso(None),
+            ol.node_run_id(run_id, f"publish/{identifier}"),
+            settings.namespace,
+            f"{settings.product}.publish.{model}",
+            inputs=[ol.InputDataset(namespace=f"duckdb://{database}", name=relation)],
+            outputs=[
+                ol.OutputDataset(
+                    namespace=catalog_namespace(product_dir, artifacts, env), name=identifier
+                )
+            ],
+            run_facets=run_facets,
+            job_facets={"jobType": ol.job_type("ICEBERG")},
+        )
+    )

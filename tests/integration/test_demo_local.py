@@ -93,10 +93,12 @@ def test_run_demo_writes_lineage_and_spans_locally(
     assert "customer-360.mart_customer_360" in completes
     mart = next(e for e in events if e["job"]["name"] == "customer-360.mart_customer_360")
     assert {i["name"] for i in mart["inputs"]} == {
-        "customer-360.stg_customers",
-        "customer-360.int_customer_orders",
-        "customer-360.int_customer_support",
+        "demo.main.stg_customers",  # the physical DuckDB relations (issue 17)
+        "demo.main.int_customer_orders",
+        "demo.main.int_customer_support",
     }
+    database = (compiled_demo / "customer-360" / "target" / "demo.duckdb").resolve()
+    assert {i["namespace"] for i in mart["inputs"]} == {f"duckdb://{database}"}
     assert mart["job"]["namespace"] == "floe-demo"
     requests = [json.loads(line) for line in (out / "spans.jsonl").read_text().splitlines()]
     spans = [

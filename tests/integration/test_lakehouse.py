@@ -99,10 +99,10 @@ def test_lineage_names_the_published_table_by_its_iceberg_identity(published: Pa
     done = [e for e in events if e["job"]["name"] == "customer-360.publish.mart_customer_360"]
     assert [e["eventType"] for e in done] == ["START", "COMPLETE"]
     warehouse = (published / ".floe" / "lakehouse" / "warehouse").resolve()
-    assert done[1]["outputs"] == [
-        {"namespace": f"iceberg+file://{warehouse}", "name": "customer_360.mart_customer_360"}
+    assert [(o["namespace"], o["name"]) for o in done[1]["outputs"]] == [
+        (f"iceberg+file://{warehouse}", "customer_360.mart_customer_360")
     ]
-    assert done[1]["inputs"][0]["name"] == "customer-360.mart_customer_360"
+    assert done[1]["inputs"][0]["name"] == "demo.main.mart_customer_360"
 
 
 @pytest.fixture
