@@ -2,8 +2,9 @@
 
 For every product under the demo root (``/app/demo``): its code location loads
 (``dagster definitions validate``), every asset materializes (``dagster asset
-materialize --select '*'``), every gold-tier model has rows in the product's DuckDB file
-and is published, with the same rows, to the embedded Iceberg catalog.  ``--read-only``
+materialize --select '*'``), the run's lineage and spans are written with their facets,
+every gold-tier model has rows in the product's DuckDB file and is published, with the
+same rows, to the embedded Iceberg catalog.  ``--read-only``
 only reads each generated file (run it as a uid that does not own them).  Prints one
 JSON object per check; exits 1 if any failed.
 
@@ -86,6 +87,7 @@ def check_product(root: Path, product: Path, home: Path) -> bool:
     )
     if not ok:
         return False
+    ok = check_observability(product)
     import duckdb
 
     database = duckdb_file(product)
@@ -96,6 +98,45 @@ def check_product(root: Path, product: Path, home: Path) -> bool:
             rows = marts[model] = int(row[0]) if row else 0
             ok = _report("mart has rows", product.name, rows > 0, f"{model}: {rows} rows") and ok
     return check_published(root, product, marts) and ok
+
+
+def check_observability(product: Path) -> bool:
+    """The run's lineage (openlineage-python) and spans (OpenTelemetry SDK) on the image's
+    stack: the manifest's endpoints are unreachable under --network none, so both land in
+    the fallback files; every model run carries its parent, schema and SQL facets."""
+    out = product / "target" / "observability"
+    try:
+        events = [json.loads(line) for line in (out / "openlineage.jsonl").read_text().splitlines()]
+        requests = [json.loads(line) for line in (out / "spans.jsonl").read_text().splitlines()]
+    except (OSError, ValueError) as exc:
+        return _report("lineage and spans written", product.name, False, str(exc))
+    models = [
+        e
+        for e in events
+        if e["eventType"] == "COMPLETE"
+        and e["job"].get("facets", {}).get("jobType", {}).get("jobType") == "MODEL"
+    ]
+    rich = [
+        e
+        for e in models
+        if "parent" in e["run"].get("facets", {})
+        and "sql" in e["job"]["facets"]
+        and "schema" in e["outputs"][0].get("facets", {})
+    ]
+    spans = sum(
+        len(scope["spans"])
+        for request in requests
+        for resource in request["resourceSpans"]
+        for scope in resource["scopeSpans"]
+    )
+    detail = f"{len(events)} events, {len(rich)}/{len(models)} model runs with parent, sql and"
+    detail += f" schema facets; {spans} spans"
+    return _report(
+        "lineage and spans written",
+        product.name,
+        bool(models) and rich == models and spans > 0,
+        detail,
+    )
 
 
 def check_published(root: Path, product: Path, marts: dict[str, int]) -> bool:

@@ -5,7 +5,8 @@
    output says so (and how the stand-in differs) at the start and in the summary.
 2. The image, built with the host's pip settings (floe.packaging.image).
 3. Inside a container, offline (``--network none``), as the image's own non-root user:
-   every code location loads, every product materializes, every gold mart has rows.
+   every code location loads, every product materializes, every gold mart has rows and
+   is published, and the run's lineage and spans (with their facets) are written.
 4. As another uid (4242): every generated file is readable.
 """
 

@@ -244,3 +244,26 @@ def test_the_standard_openlineage_environment_configures_the_client(
     assert len([p for p, _ in received if p == "/api/v1/lineage"]) == 20
     assert sent["lineage"] == "OPENLINEAGE_* configuration (20 events)"
     assert not (tmp_path / "openlineage.jsonl").exists()
+
+
+def test_the_image_self_check_sees_the_facets_of_a_real_run(
+    finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """image_smoke's in-container check (floe.packaging.container_check) passes on a real
+    run's files and fails once a model event loses its schema facet."""
+    from floe.packaging.container_check import check_observability
+
+    assert check_observability(finished_run)
+    product = tmp_path / finished_run.name
+    out = product / "target" / "observability"
+    out.mkdir(parents=True)
+    source = finished_run / "target" / "observability"
+    shutil.copy(source / "spans.jsonl", out / "spans.jsonl")
+    events = [json.loads(line) for line in (source / "openlineage.jsonl").read_text().splitlines()]
+    model = next(
+        e for e in events if e["eventType"] == "COMPLETE" and "sql" in e["job"].get("facets", {})
+    )
+    del model["outputs"][0]["facets"]["schema"]
+    (out / "openlineage.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert not check_observability(product)
+    assert '"ok": false' in capsys.readouterr().out
