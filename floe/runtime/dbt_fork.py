@@ -11,6 +11,13 @@ pipe dagster-dbt reads and exits with dbt's exit code (0 success, 1 failed nodes
 globals; a crash in dbt cannot take the Dagster step with it), so dagster-dbt's event
 stream, cancellation and error handling are unchanged.
 
+Forking is only safe while no native thread pool lives in this process: a child gets
+the pool's state but none of its threads, and waits for them forever (dbt's static
+parser, dbt_extractor, uses a rayon pool that a process which ran dbt parsing in-process
+keeps).  So dbt forks only when every other thread of the process is a Python thread
+(idle executors, whose locks dbt never takes) or jemalloc's background thread (which
+handles fork itself); otherwise it starts as a plain subprocess.
+
 ``FLOE_DBT_FORK=0`` turns it off (dbt then starts as dagster-dbt starts it); so does any
 executable other than this interpreter's ``dbt`` and any platform without ``fork``.
 """
@@ -41,12 +48,40 @@ def own_dbt_executable() -> Path:
     return Path(sys.executable).parent / "dbt"
 
 
+FORK_SAFE_NATIVE_THREADS = {"jemalloc_bg_thd"}  # jemalloc re-initialises itself at fork
+
+
+def native_threads() -> list[str] | None:
+    """Names of this process's threads that Python did not start (None: cannot tell)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    python = {t.native_id for t in threading.enumerate()}
+    names = []
+    for task in tasks:
+        if int(task) in python:
+            continue
+        try:
+            with open(f"/proc/self/task/{task}/comm", encoding="utf-8") as handle:
+                names.append(handle.read().strip())
+        except OSError:  # the thread ended meanwhile
+            continue
+    return names
+
+
+def fork_safe() -> bool:
+    """No native thread pool (other than jemalloc's) runs in this process."""
+    names = native_threads()
+    return names is not None and all(n in FORK_SAFE_NATIVE_THREADS for n in names)
+
+
 def forking_enabled(executable: str, environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``executable`` can run as a fork of this process."""
     environ = os.environ if environ is None else environ
     if environ.get(FORK_SWITCH, "1").strip().lower() in {"0", "false", "no", "off"}:
         return False
-    if not hasattr(os, "fork"):
+    if not hasattr(os, "fork") or not fork_safe():
         return False
     try:
         return Path(executable).resolve() == own_dbt_executable().resolve()
@@ -68,6 +103,10 @@ class ForkedDbt:
     ) -> None:
         from dbt.cli.main import dbtRunner  # noqa: F401  import once here, not per child
 
+        if not fork_safe():
+            raise RuntimeError(
+                f"not safe to fork dbt: native threads {native_threads()} run in this process"
+            )
         self.args = list(args)
         self.returncode: int | None = None
         read_fd, write_fd = os.pipe()

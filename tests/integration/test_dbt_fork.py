@@ -1,6 +1,9 @@
 """Issue 15: dbt commands of the generated definitions start as a fork of the running
 process (dbt already imported) instead of a fresh interpreter, with dagster-dbt's event
-stream, exit codes and errors unchanged; FLOE_DBT_FORK=0 restores a plain subprocess.
+stream, exit codes and errors unchanged; FLOE_DBT_FORK=0 restores a plain subprocess, and
+so does any native thread pool in the process (forking would deadlock the child).
+The fork cases run in a fresh interpreter (dbt_fork_probe.py): this pytest process has run
+dbt in-process, so it is exactly the kind of process that must not fork.
 Speed is measured by benchmarks/run_path.py, not here."""
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from floe.runtime import dbt_fork
 from floe.runtime.dbt_fork import (
     EXIT_ERROR,
     EXIT_NODE_FAILURE,
@@ -23,6 +27,9 @@ from floe.runtime.dbt_fork import (
     forking_enabled,
     own_dbt_executable,
 )
+from tests.conftest import run_python
+
+PROBE = Path(__file__).with_name("dbt_fork_probe.py")
 
 
 @pytest.fixture
@@ -32,27 +39,16 @@ def product(compiled_demo: Path, tmp_path: Path) -> Path:
     return demo / "iot-telemetry"
 
 
-def _build_args(product: Path) -> list[str]:
-    artifacts = json.loads((product / "compiled_artifacts.json").read_text(encoding="utf-8"))
-    target = next(iter(artifacts["dbt_profiles"].values()))["target"]
-    return [
-        str(own_dbt_executable()),
-        "--log-format",
-        "json",
-        "build",
-        "--profiles-dir",
-        str(product / ".floe"),
-        "--target",
-        target,
-    ]
+def _probe(case: str, product: Path) -> dict:
+    done = run_python(str(PROBE), case, str(product), timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _events(process: ForkedDbt) -> list[dict]:
-    with process.stdout:
-        return [json.loads(line) for line in process.stdout if line.strip().startswith(b"{")]
-
-
-def test_only_this_interpreters_dbt_forks_and_the_switch_turns_it_off(tmp_path: Path) -> None:
+def test_only_this_interpreters_dbt_forks_and_the_switch_turns_it_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dbt_fork, "fork_safe", lambda: True)
     own = str(own_dbt_executable())
     assert forking_enabled(own, {})
     assert not forking_enabled(own, {FORK_SWITCH: "0"})
@@ -60,93 +56,69 @@ def test_only_this_interpreters_dbt_forks_and_the_switch_turns_it_off(tmp_path: 
     elsewhere = tmp_path / "dbt"
     elsewhere.write_text("#!/bin/sh\n")
     assert not forking_enabled(str(elsewhere), {})  # another environment's dbt
+    monkeypatch.setattr(dbt_fork, "fork_safe", lambda: False)
+    assert not forking_enabled(own, {})  # a native thread pool in the process
 
 
 def test_forked_dbt_streams_dbts_json_events_and_exit_codes(product: Path) -> None:
-    """Success is 0 with dbt's JSON log lines on the pipe and run_results.json written; a
-    failing model is 1 (dbt's own code); a command dbt cannot start is 2."""
-    done = ForkedDbt(_build_args(product), cwd=product, env=dict(os.environ))
-    events = _events(done)
-    assert done.wait() == EXIT_SUCCESS
-    names = [event["info"]["name"] for event in events]
-    assert "MainReportVersion" in names and names.count("LogTestResult") > 0
-    assert any(
-        event["data"].get("node_info", {}).get("unique_id")
-        == "model.iot_telemetry.mart_equipment_health"
-        for event in events
-    )
+    """Success is 0 with dbt's JSON log lines on the pipe; a failing model is 1 (dbt's own
+    code) with error-level events; a command dbt cannot start is 2; a terminated fork
+    reports its signal like a subprocess (dagster-dbt cancels with a signal + wait)."""
+    seen = _probe("exit_codes", product)
+    assert seen["success"] == EXIT_SUCCESS
+    assert "MainReportVersion" in seen["names"] and "LogTestResult" in seen["names"]
+    assert "model.iot_telemetry.mart_equipment_health" in seen["nodes"]
     results = json.loads((product / "target" / "run_results.json").read_text(encoding="utf-8"))
-    assert all(result["status"] in {"success", "pass"} for result in results["results"])
-
-    mart = product / "models" / "marts" / "mart_equipment_health.sql"
-    mart.write_text("select cast('not a number' as integer) as broken\n", encoding="utf-8")
-    failed = ForkedDbt(_build_args(product), cwd=product, env=dict(os.environ))
-    events = _events(failed)
-    assert failed.wait() == EXIT_NODE_FAILURE
-    assert any(event["info"]["level"] == "error" for event in events)
-
-    broken = ForkedDbt(
-        [*_build_args(product), "--project-dir", str(product / "missing")],
-        cwd=product,
-        env=dict(os.environ),
-    )
-    _events(broken)
-    assert broken.wait() == EXIT_ERROR
-
-
-def test_a_forked_dbt_can_be_stopped_like_a_subprocess(product: Path) -> None:
-    """dagster-dbt cancels with send_signal(SIGINT) + wait(timeout)."""
-    running = ForkedDbt(_build_args(product), cwd=product, env=dict(os.environ))
-    running.terminate()
-    assert running.wait(timeout=30) != EXIT_SUCCESS
-    assert running.poll() == running.returncode
-
-
-def test_dagster_dbt_starts_this_interpreters_dbt_as_a_fork_only_while_patched(
-    product: Path,
-) -> None:
-    from dagster_dbt.core import dbt_cli_invocation
-
-    args = [str(own_dbt_executable()), "--version"]
-    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "cwd": product}
-    with dbt_forked_from_here():
-        forked = dbt_cli_invocation.subprocess.Popen(args, env=dict(os.environ), **pipes)
-        plain = dbt_cli_invocation.subprocess.Popen(
-            args, env={**os.environ, FORK_SWITCH: "0"}, **pipes
-        )
-    assert dbt_cli_invocation.subprocess is subprocess
-    assert isinstance(forked, ForkedDbt)
-    assert isinstance(plain, subprocess.Popen)
-    for process in (forked, plain):
-        output = process.stdout.read().decode()
-        assert process.wait() == 0
-        assert "Core:" in output and "duckdb" in output
+    assert results["results"]  # the failing build rewrote it; the first one wrote it too
+    assert seen["failed"] == EXIT_NODE_FAILURE and "error" in seen["failed_levels"]
+    assert seen["broken"] == EXIT_ERROR
+    assert seen["terminated"] not in (EXIT_SUCCESS, None)
+    assert seen["poll_after"] == seen["terminated"]
 
 
 def test_the_generated_definitions_resource_forks_and_keeps_dagster_dbts_events(
     product: Path,
 ) -> None:
-    """FloeDbtCliResource: same command line, events and success as DbtCliResource."""
-    from dagster_dbt import DbtCliResource
+    """FloeDbtCliResource: same command line, success and node statuses as dagster-dbt's
+    DbtCliResource, with dbt forked instead of started."""
+    seen = _probe("resource", product)
+    assert seen["floe_process"] == "ForkedDbt" and seen["plain_process"] == "Popen"
+    assert seen["successful"] == [True, True]
+    assert seen["commands"][0] == seen["commands"][1]
+    assert seen["same_statuses"]
 
-    from floe.runtime.dbt_resource import FloeDbtCliResource
 
-    settings = {
-        "project_dir": str(product),
-        "profiles_dir": str(product / ".floe"),
-        "target": _build_args(product)[-1],
-        "dbt_executable": str(own_dbt_executable()),
-    }
-    manifest = product / "target" / "manifest.json"
-    floe_run = FloeDbtCliResource(**settings).cli(["build"], manifest=manifest).wait()
-    assert isinstance(floe_run.process, ForkedDbt)
-    plain_run = DbtCliResource(**settings).cli(["build"], manifest=manifest).wait()
-    assert isinstance(plain_run.process, subprocess.Popen)
-    assert floe_run.is_successful() and plain_run.is_successful()
-    assert floe_run.dbt_command.split()[1:] == plain_run.dbt_command.split()[1:]
+def test_a_process_that_ran_dbt_parsing_starts_dbt_as_a_subprocess(product: Path) -> None:
+    """The hang this guards against: dbt's static parser leaves a rayon thread pool in a
+    process that parsed in-process; a fork of it waited forever for the pool's threads."""
+    seen = _probe("after_parse", product)
+    assert seen["safe_before"] and seen["parsed"]
+    assert not seen["safe_after"] and seen["native_threads"]
+    assert seen["is_popen"] and seen["successful"]
 
-    def statuses(invocation: object) -> dict[str, str]:
-        results = invocation.get_artifact("run_results.json")  # type: ignore[attr-defined]
-        return {r["unique_id"]: r["status"] for r in results["results"]}
 
-    assert statuses(floe_run) == statuses(plain_run)
+def test_forked_dbt_refuses_a_process_with_a_native_thread_pool(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(dbt_fork, "fork_safe", lambda: False)
+    with pytest.raises(RuntimeError, match="not safe to fork dbt"):
+        ForkedDbt([str(own_dbt_executable()), "--version"], cwd=tmp_path, env=dict(os.environ))
+
+
+def test_dagster_dbt_starts_this_interpreters_dbt_as_a_fork_only_while_patched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster_dbt.core import dbt_cli_invocation
+
+    args = [str(own_dbt_executable()), "--version"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "cwd": tmp_path}
+    with dbt_forked_from_here():
+        plain = dbt_cli_invocation.subprocess.Popen(
+            args, env={**os.environ, FORK_SWITCH: "0"}, **pipes
+        )
+        patched = dbt_cli_invocation.subprocess
+    assert dbt_cli_invocation.subprocess is subprocess
+    assert patched is not subprocess and patched.PIPE == subprocess.PIPE
+    assert isinstance(plain, subprocess.Popen)
+    output = plain.stdout.read().decode()
+    assert plain.wait() == 0 and "Core:" in output
