@@ -213,6 +213,7 @@ class Published:
     location: str
     schema_changed: bool
     namespace_uri: str = ""
+    columns: tuple[tuple[str, str], ...] = ()  # the table's (name, Iceberg type), in order
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -294,6 +295,7 @@ def publish_arrow(
         rows=written,
         location=table.location(),
         schema_changed=before is not None and table.schema() != before,
+        columns=tuple((f.name, str(f.field_type)) for f in table.schema().fields),
     )
 
 

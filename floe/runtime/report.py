@@ -315,6 +315,7 @@ def report_publication(
         relation = relation_of(product_dir, model).replace('"', "")
     except Exception:
         relation = model
+    source = f"duckdb://{database}"
     kind = (
         "START" if outcome is None else "FAIL" if isinstance(outcome, BaseException) else "COMPLETE"
     )
@@ -334,13 +335,29 @@ def report_publication(
             ol.node_run_id(run_id, f"publish/{identifier}"),
             settings.namespace,
             f"{settings.product}.publish.{model}",
-            inputs=[ol.InputDataset(namespace=f"duckdb://{database}", name=relation)],
+            inputs=[ol.InputDataset(namespace=source, name=relation)],
             outputs=[
                 ol.OutputDataset(
-                    namespace=catalog_namespace(product_dir, artifacts, env), name=identifier
+                    namespace=catalog_namespace(product_dir, artifacts, env),
+                    name=identifier,
+                    facets=_published_facets(outcome, source, relation),
                 )
             ],
             run_facets=run_facets,
             job_facets={"jobType": ol.job_type("ICEBERG")},
         )
     )
+
+
+def _published_facets(outcome: Any, source: str, relation: str) -> dict[str, Any]:
+    """Once published: the Iceberg table's schema, and each column's lineage from the
+    same-named column of the dbt relation it was copied from."""
+    from floe.runtime import lineage as ol
+
+    columns = dict(getattr(outcome, "columns", ()) or ())
+    if not columns:
+        return {}
+    return {
+        "schema": ol.schema_facet(columns),
+        "columnLineage": ol.column_lineage_facet({c: [(source, relation, c)] for c in columns}),
+    }

@@ -90,6 +90,8 @@ def test_only_gold_models_are_published(published: Path) -> None:
 
 
 def test_lineage_names_the_published_table_by_its_iceberg_identity(published: Path) -> None:
+    """Issues 13 and 17: the output is the Iceberg table by catalog identity, with its
+    schema and column lineage from the dbt relation it was copied from."""
     events = [
         json.loads(line)
         for line in (published / "customer-360" / "target" / "observability" / "openlineage.jsonl")
@@ -103,6 +105,20 @@ def test_lineage_names_the_published_table_by_its_iceberg_identity(published: Pa
         (f"iceberg+file://{warehouse}", "customer_360.mart_customer_360")
     ]
     assert done[1]["inputs"][0]["name"] == "demo.main.mart_customer_360"
+    output = done[1]["outputs"][0]["facets"]  # issue 17: the Iceberg table's own schema
+    columns = {f["name"]: f["type"] for f in output["schema"]["fields"]}
+    assert columns["customer_id"] in {"long", "int"}
+    lineage = output["columnLineage"]["fields"]
+    assert set(lineage) == set(columns)
+    database = (published / "customer-360" / "target" / "demo.duckdb").resolve()
+    assert lineage["customer_id"]["inputFields"] == [
+        {
+            "namespace": f"duckdb://{database}",
+            "name": "demo.main.mart_customer_360",
+            "field": "customer_id",
+            "transformations": [],
+        }
+    ]
 
 
 @pytest.fixture
