@@ -28,9 +28,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from openlineage.client import OpenLineageClient
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-from openlineage.client.facet_v2 import (
+# openlineage-python logs a warning at import when numpy is absent (it needs none here)
+logging.getLogger("openlineage.client.serde").setLevel(logging.ERROR)
+
+from openlineage.client import OpenLineageClient  # noqa: E402
+from openlineage.client.event_v2 import (  # noqa: E402
+    InputDataset,
+    Job,
+    OutputDataset,
+    Run,
+    RunEvent,
+    RunState,
+)
+from openlineage.client.facet_v2 import (  # noqa: E402
     column_lineage_dataset,
     data_quality_assertions_dataset,
     error_message_run,
@@ -39,9 +49,9 @@ from openlineage.client.facet_v2 import (
     schema_dataset,
     sql_job,
 )
-from openlineage.client.transport.console import ConsoleConfig, ConsoleTransport
-from openlineage.client.transport.file import FileConfig, FileTransport
-from openlineage.client.transport.http import HttpConfig, HttpTransport
+from openlineage.client.transport.console import ConsoleConfig, ConsoleTransport  # noqa: E402
+from openlineage.client.transport.file import FileConfig, FileTransport  # noqa: E402
+from openlineage.client.transport.http import HttpConfig, HttpTransport  # noqa: E402
 
 PRODUCER = "https://github.com/floe-data/floe/tree/main/floe/runtime"
 LINEAGE_FILE = "openlineage.jsonl"
@@ -62,8 +72,6 @@ HTTP_RETRY = {
 }
 __all__ = ["InputDataset", "LineageEmitter", "OutputDataset", "run_event"]
 _STATES = {"START": RunState.START, "COMPLETE": RunState.COMPLETE, "FAIL": RunState.FAIL}
-
-logging.getLogger("openlineage.client").setLevel(logging.ERROR)
 
 
 def client_configured_by_env(env: Mapping[str, str]) -> bool:
