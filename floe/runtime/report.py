@@ -107,6 +107,15 @@ def _lineage(settings: ObservabilitySettings, env: Mapping[str, str]) -> Any:
     )
 
 
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+def _node_name(unique_id: str) -> str:
+    """model.pkg.name[.v2] / test.pkg.name.hash -> name"""
+    parts = unique_id.split(".")
+    return parts[2] if len(parts) > 2 else parts[-1]
+
+
 def _ok(result: Mapping[str, Any]) -> bool:
     return str(result.get("status")) in {"success", "pass"}
 
@@ -241,7 +250,7 @@ def _trace_dbt_run(
     }
     provider, buffer = tracer_provider(resource)
     tracer = provider.get_tracer("floe.runtime")
-    spans_window = [_times(by_id[u]) for u in facts]
+    spans_window = [_times(result) for result in by_id.values()]
     start_ns = min((_nanos(s) for s, _ in spans_window), default=_nanos(None))
     end_ns = max((_nanos(e) for _, e in spans_window), default=start_ns)
     root = tracer.start_span(
@@ -249,30 +258,30 @@ def _trace_dbt_run(
     )
     context = trace.set_span_in_context(root)
     failed = False
-    for unique_id, fact in facts.items():
-        result = by_id[unique_id]
+    for unique_id, result in by_id.items():  # every node dbt ran: models, seeds, tests...
         started, ended = _times(result)
+        status = str(result.get("status"))
+        attributes: dict[str, Any] = {"dbt.unique_id": unique_id, "dbt.status": status}
+        fact = facts.get(unique_id)
+        if fact is not None:
+            attributes["db.system"] = "duckdb"
+            attributes["db.collection.name"] = fact.relation.name
         rows = (result.get("adapter_response") or {}).get("rows_affected")
-        attributes: dict[str, Any] = {
-            "dbt.unique_id": unique_id,
-            "db.system": "duckdb",
-            "db.collection.name": fact.relation.name,
-        }
         if rows is not None:
             attributes["dbt.rows_affected"] = int(rows)
         span = tracer.start_span(
-            f"dbt.{fact.kind} {unique_id.split('.')[-1]}",
+            f"dbt.{unique_id.split('.')[0]} {_node_name(unique_id)}",
             context=context,
             start_time=_nanos(started),
             attributes=attributes,
         )
-        if _ok(result):
-            span.set_status(Status(StatusCode.OK))
-        else:
+        if status in FAILED_STATUSES:
             failed = True
             message = str(result.get("message") or "failed")
             span.record_exception(RuntimeError(message))
             span.set_status(Status(StatusCode.ERROR, message))
+        elif status != "skipped":  # skipped: neither ok nor failed (status stays UNSET)
+            span.set_status(Status(StatusCode.OK))
         span.end(end_time=max(_nanos(ended), _nanos(started)))
     root.set_status(Status(StatusCode.ERROR if failed else StatusCode.OK))
     root.end(end_time=end_ns)

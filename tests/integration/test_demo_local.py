@@ -111,7 +111,9 @@ def test_run_demo_writes_lineage_and_spans_locally(
     roots = [s for s in spans if "parentSpanId" not in s]
     assert len(roots) == 1 and roots[0]["name"] == "floe.run customer-360"
     assert all(s["traceId"] == roots[0]["traceId"] for s in spans)
-    assert len(spans) == 10  # the run + 3 seeds + 6 models
+    last = json.loads((out / "last_run.json").read_text())
+    nodes = json.loads(Path(last["run_results"]).read_text())["results"]
+    assert len(spans) == 1 + len(nodes)  # the run + every seed, model and test dbt ran
     service = requests[0]["resourceSpans"][0]["resource"]["attributes"]
     assert {"key": "service.name", "value": {"stringValue": "customer-360"}} in service
     assert demo_runs["customer-360"].lineage.startswith(str(out / "openlineage.jsonl"))

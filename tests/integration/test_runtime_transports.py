@@ -114,12 +114,18 @@ def test_lineage_and_spans_are_posted_to_their_endpoints(
     names = {a["key"]: a["value"]["stringValue"] for a in resource["resource"]["attributes"]}
     assert names["service.name"] == "financial-risk"
     spans = resource["scopeSpans"][0]["spans"]
-    assert len(spans) == 10
+    nodes = json.loads(_run_results(finished_run).read_text())["results"]
+    assert len(spans) == 1 + len(nodes)  # the run + every seed, model and test dbt ran
+    assert (
+        sum(s["name"].startswith("dbt.test ") for s in spans)
+        == sum(n["unique_id"].startswith("test.") for n in nodes)
+        > 0
+    )
     root = next(s for s in spans if s["name"] == "floe.run financial-risk")
     assert all(s.get("parentSpanId") == root["spanId"] for s in spans if s is not root)
     assert {s["status"].get("code") for s in spans} == {"STATUS_CODE_OK"}
     assert sent["lineage"] == f"{base}/api/v1/lineage (20 events sent)"
-    assert sent["spans"] == f"{base}/v1/traces (10 spans sent)"
+    assert sent["spans"] == f"{base}/v1/traces ({len(spans)} spans sent)"
     assert not (tmp_path / "openlineage.jsonl").exists()
 
 
@@ -144,7 +150,8 @@ def test_unreachable_endpoints_fall_back_to_files(finished_run: Path, tmp_path: 
         jsonschema.validate(json.loads(line), RUN_EVENT)
     assert len((tmp_path / "spans.jsonl").read_text().splitlines()) == 1
     assert "unreachable, 20 events written to" in sent["lineage"]
-    assert "unreachable, 10 spans written to" in sent["spans"]
+    nodes = json.loads(_run_results(finished_run).read_text())["results"]
+    assert f"unreachable, {1 + len(nodes)} spans written to" in sent["spans"]
 
 
 def _dagster_run_id() -> str:
