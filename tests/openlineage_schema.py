@@ -60,23 +60,33 @@ COLUMN_LINEAGE = _facet(
         }
     }
 )
-DATASET = {
-    "type": "object",
-    "required": ["namespace", "name"],
-    "properties": {
-        "namespace": TEXT,
-        "name": TEXT,
-        "facets": {
-            "type": "object",
-            "properties": {
-                "schema": SCHEMA,
-                "dataQualityAssertions": ASSERTIONS,
-                "columnLineage": COLUMN_LINEAGE,
+
+
+def _named(facets: dict[str, Any]) -> dict[str, Any]:
+    """A dataset or job: namespace and name, and facets (any other facet still needs
+    _producer and _schemaURL)."""
+    return {
+        "type": "object",
+        "required": ["namespace", "name"],
+        "properties": {
+            "namespace": TEXT,
+            "name": TEXT,
+            "facets": {
+                "type": "object",
+                "properties": facets,
+                "additionalProperties": _facet({}),
             },
-            "additionalProperties": _facet({}),
         },
-    },
-}
+    }
+
+
+DATASET = _named(
+    {
+        "schema": SCHEMA,
+        "dataQualityAssertions": ASSERTIONS,
+        "columnLineage": COLUMN_LINEAGE,
+    }
+)
 PARENT = _facet(
     {
         "run": {"type": "object", "required": ["runId"], "properties": {"runId": UUID}},
@@ -110,24 +120,14 @@ RUN_EVENT: dict[str, Any] = {
                 },
             },
         },
-        "job": {
-            "type": "object",
-            "required": ["namespace", "name"],
-            "properties": {
-                "namespace": TEXT,
-                "name": TEXT,
-                "facets": {
-                    "type": "object",
-                    "properties": {
-                        "sql": _facet({"query": TEXT}),
-                        "jobType": _facet(
-                            {"processingType": {"enum": ["BATCH", "STREAMING"]}, "jobType": TEXT}
-                        ),
-                    },
-                    "additionalProperties": _facet({}),
-                },
-            },
-        },
+        "job": _named(
+            {
+                "sql": _facet({"query": TEXT}),
+                "jobType": _facet(
+                    {"processingType": {"enum": ["BATCH", "STREAMING"]}, "jobType": TEXT}
+                ),
+            }
+        ),
         "inputs": {"type": "array", "items": DATASET},
         "outputs": {"type": "array", "items": DATASET},
     },

@@ -106,7 +106,7 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
     module_name = artifacts["identity"]["module_name"]
     run_env = {**LOCAL_OBSERVABILITY_ENV, **(env or {})}
     start = time.perf_counter()
-    settings = ObservabilitySettings.load(product_dir, run_env)
+    settings = ObservabilitySettings.load(product_dir, run_env, artifacts)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.output_dir / RUN_LOG
     # dbt's per-node output goes to the run log; the caller prints a summary

@@ -18,7 +18,6 @@ relations, the Iceberg catalog + ``<namespace>.<table>`` for published tables.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import uuid
@@ -260,14 +259,3 @@ def column_lineage_facet(
             for column, sources in fields.items()
         }
     )
-
-
-def event_dict(event: RunEvent) -> dict[str, Any]:
-    """The event as the transports serialize it (for tests and reports)."""
-    from openlineage.client.serde import Serde
-
-    return dict(json.loads(Serde.to_json(event)))
-
-
-def settings_env(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if env is None else env

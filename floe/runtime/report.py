@@ -19,6 +19,10 @@ ARTIFACTS_FILE = "compiled_artifacts.json"
 LAST_RUN_FILE = "last_run.json"
 
 
+def read_artifacts(product_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8")))
+
+
 @dataclass(frozen=True)
 class ObservabilitySettings:
     """Resolved from compiled_artifacts.json, overridable by FLOE_* environment variables."""
@@ -33,9 +37,16 @@ class ObservabilitySettings:
     output_dir: Path
 
     @classmethod
-    def load(cls, product_dir: Path, env: Mapping[str, str] | None = None) -> ObservabilitySettings:
+    def load(
+        cls,
+        product_dir: Path,
+        env: Mapping[str, str] | None = None,
+        artifacts: Mapping[str, Any] | None = None,
+    ) -> ObservabilitySettings:
+        """``artifacts``: compiled_artifacts.json when the caller has already read it."""
         env = dict(os.environ if env is None else env)
-        artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
+        if artifacts is None:
+            artifacts = read_artifacts(product_dir)
         obs = artifacts["observability"]
         transport = obs.get("lineage_transport") or (
             "http" if obs.get("lineage_endpoint") else "file"
@@ -71,8 +82,8 @@ def report_dbt_run(
     from floe.runtime.lakehouse import duckdb_file
 
     env = os.environ if env is None else env
-    settings = ObservabilitySettings.load(product_dir, env)
-    artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
+    artifacts = read_artifacts(product_dir)
+    settings = ObservabilitySettings.load(product_dir, env, artifacts)
     results = json.loads(run_results.read_text(encoding="utf-8"))
     database = duckdb_file(product_dir, artifacts).resolve()
     facts = node_facts(run_results.parent / "manifest.json", results, database)
@@ -314,11 +325,11 @@ def report_publication(
     from floe.runtime.lakehouse import catalog_namespace, duckdb_file, relation_of
 
     env = os.environ if env is None else env
-    settings = ObservabilitySettings.load(product_dir, env)
+    artifacts = read_artifacts(product_dir)
+    settings = ObservabilitySettings.load(product_dir, env, artifacts)
     emitter = _lineage(settings, env)
     if emitter.kind == "none":
         return
-    artifacts = json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8"))
     database = duckdb_file(product_dir, artifacts).resolve()
     try:
         relation = relation_of(product_dir, model).replace('"', "")

@@ -74,6 +74,23 @@ def _run_results(product: Path) -> Path:
     return next(product.glob("target/*/run_results.json"))
 
 
+def _report(product: Path, run_id: str, out: Path, **env: str) -> dict:
+    """report_dbt_run on the product's finished run, its files under ``out``."""
+    return report_dbt_run(
+        product, _run_results(product), run_id, env={**env, "FLOE_OBSERVABILITY_DIR": str(out)}
+    )
+
+
+def _http(base: str) -> dict[str, str]:
+    """Lineage and spans over HTTP to ``base`` (Marquez's path, the OTLP/HTTP port)."""
+    return {
+        "FLOE_LINEAGE_TRANSPORT": "http",
+        "FLOE_LINEAGE_ENDPOINT": f"{base}/api/v1/lineage",
+        "FLOE_SPAN_EXPORTER": "otlp",
+        "FLOE_OTLP_ENDPOINT": base,
+    }
+
+
 @pytest.mark.parametrize(
     ("endpoint", "url"),
     [
@@ -90,18 +107,7 @@ def test_lineage_and_spans_are_posted_to_their_endpoints(
     finished_run: Path, tmp_path: Path
 ) -> None:
     with receiver() as (base, received):
-        sent = report_dbt_run(
-            finished_run,
-            _run_results(finished_run),
-            "run-1",
-            env={
-                "FLOE_LINEAGE_TRANSPORT": "http",
-                "FLOE_LINEAGE_ENDPOINT": f"{base}/api/v1/lineage",
-                "FLOE_SPAN_EXPORTER": "otlp",
-                "FLOE_OTLP_ENDPOINT": base,
-                "FLOE_OBSERVABILITY_DIR": str(tmp_path),
-            },
-        )
+        sent = _report(finished_run, "run-1", tmp_path, **_http(base))
     lineage = [body for path, body in received if path == "/api/v1/lineage"]
     traces = [body for path, body in received if path == "/v1/traces"]
     # START + COMPLETE for 3 seeds and 6 models, and for the product's run
@@ -132,18 +138,7 @@ def test_lineage_and_spans_are_posted_to_their_endpoints(
 def test_unreachable_endpoints_fall_back_to_files(finished_run: Path, tmp_path: Path) -> None:
     with receiver() as (base, _received):
         dead = base  # closed as soon as the block ends
-    sent = report_dbt_run(
-        finished_run,
-        _run_results(finished_run),
-        "run-2",
-        env={
-            "FLOE_LINEAGE_TRANSPORT": "http",
-            "FLOE_LINEAGE_ENDPOINT": f"{dead}/api/v1/lineage",
-            "FLOE_SPAN_EXPORTER": "otlp",
-            "FLOE_OTLP_ENDPOINT": dead,
-            "FLOE_OBSERVABILITY_DIR": str(tmp_path),
-        },
-    )
+    sent = _report(finished_run, "run-2", tmp_path, **_http(dead))
     events = (tmp_path / "openlineage.jsonl").read_text().splitlines()
     assert len(events) == 20  # every event, none lost
     for line in events:
@@ -161,15 +156,12 @@ def _dagster_run_id() -> str:
 def test_events_carry_the_facets_a_lineage_user_expects(finished_run: Path, tmp_path: Path) -> None:
     """Schema with types, compiled SQL, test assertions, column lineage, the parent Dagster
     run, physical DuckDB identity."""
-    report_dbt_run(
+    _report(
         finished_run,
-        _run_results(finished_run),
         _dagster_run_id(),
-        env={
-            "FLOE_LINEAGE_TRANSPORT": "file",
-            "FLOE_SPAN_EXPORTER": "file",
-            "FLOE_OBSERVABILITY_DIR": str(tmp_path),
-        },
+        tmp_path,
+        FLOE_LINEAGE_TRANSPORT="file",
+        FLOE_SPAN_EXPORTER="file",
     )
     events = [
         json.loads(line) for line in (tmp_path / "openlineage.jsonl").read_text().splitlines()
@@ -237,16 +229,13 @@ def test_the_standard_openlineage_environment_configures_the_client(
     finished_run: Path, tmp_path: Path
 ) -> None:
     with receiver() as (base, received):
-        sent = report_dbt_run(
+        sent = _report(
             finished_run,
-            _run_results(finished_run),
             "run-3",
-            env={
-                "FLOE_LINEAGE_TRANSPORT": "file",
-                "FLOE_SPAN_EXPORTER": "none",
-                "OPENLINEAGE_URL": base,
-                "FLOE_OBSERVABILITY_DIR": str(tmp_path),
-            },
+            tmp_path,
+            FLOE_LINEAGE_TRANSPORT="file",
+            FLOE_SPAN_EXPORTER="none",
+            OPENLINEAGE_URL=base,
         )
     assert len([p for p, _ in received if p == "/api/v1/lineage"]) == 20
     assert sent["lineage"] == "OPENLINEAGE_* configuration (20 events)"
