@@ -6,14 +6,17 @@
       floe:    `floe demo run --skip-compile` (every product through its generated
                Dagster definitions, publication to the embedded catalog included), with
                -j 1 and with the default (one worker per core).
-    Wall time, CPU time (process tree) and peak memory (the largest summed PSS of the
-    process tree, sampled every 20 ms: shared pages are not counted twice).  Targets:
-    floe <= 1.0x the hand run (stretch 0.7x); peak memory <= 1.5x.
+    Wall time and peak memory (the largest summed PSS of the process tree, sampled every
+    20 ms: shared pages are not counted twice), and the memory floor: one interpreter
+    that has imported what a run imports, doing nothing.  Targets: floe <= 1.0x the hand
+    run (stretch 0.7x); peak memory <= 1.5x.  --runners thread,fork,subprocess adds rows
+    with FLOE_DBT_RUNNER set to the others.
 (b) a synthetic tree of --products products x 40 models: wall time with one worker for a
     quarter, half and all of the products (linear in products?) and with one worker per
     core for all of them (-> 1/N of one worker?).
 
     python benchmarks/run_path.py [--runs 3] [--products 20] [--skip-synthetic]
+                                  [--runners thread,fork]
 """
 
 from __future__ import annotations
@@ -87,14 +90,19 @@ def _sampled_peak(proc: subprocess.Popen[str]) -> int:
     return peak
 
 
-def measure(commands: list[Command]) -> Measure:
-    """Run the commands one after the other; wall, children's CPU, peak tree RSS."""
+def measure(commands: list[Command], env: dict[str, str] | None = None) -> Measure:
+    """Run the commands one after the other; wall, children's CPU, peak tree PSS."""
     before = os.times()
     peak = 0
     start = time.perf_counter()
     for argv, cwd in commands:
         proc = subprocess.Popen(
-            argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+            argv,
+            cwd=cwd,
+            env=None if env is None else {**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         peak = max(peak, _sampled_peak(proc))
         if proc.returncode != 0:
@@ -146,32 +154,62 @@ def median_measure(samples: list[Measure]) -> Measure:
     )
 
 
-def demo_figures(work: Path, runs: int) -> None:
+# what a product's run has imported by its end (Dagster, dagster-dbt, dbt, the lakehouse
+# writer, lineage and spans), before it does any work
+RUN_IMPORTS = (
+    "dagster, dagster_dbt, dbt.cli.main, dbt.adapters.duckdb, pyarrow, pyiceberg.io.pyarrow, "
+    "pyiceberg.catalog.sql, sqlglot.lineage, floe.local.run, floe.runtime.report, "
+    "floe.runtime.lineage, floe.runtime.tracing, floe.runtime.dbt_facets, "
+    "floe.runtime.dbt_resource, opentelemetry.sdk.trace"
+)
+PSS_PROBE = f"""
+import {RUN_IMPORTS}
+print(next(int(l.split()[1]) for l in open("/proc/self/smaps_rollup") if l.startswith("Pss:")))
+"""
+
+
+def import_floor_mib() -> float:
+    """PSS of one interpreter that only imports what a run imports: no process that
+    runs a product's Dagster job in-process can use less."""
+    done = subprocess.run(
+        [sys.executable, "-c", PSS_PROBE], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout.split()[-1]) / 1024
+
+
+def demo_figures(work: Path, runs: int, runners: list[str]) -> None:
     demo = fresh_demo(work / "demo")
     floe = str(BIN / "floe")
     timed([floe, "demo", "compile", "--demo-dir", str(demo)])
     by_hand = hand_commands(demo)
     run = [floe, "demo", "run", "--skip-compile", "--demo-dir", str(demo)]
-    hand, one, many = [], [], []
+    cores = len(os.sched_getaffinity(0))
+    variants: dict[str, tuple[list[str], dict[str, str] | None]] = {}
+    for runner in runners:
+        suffix = "" if runner == runners[0] else f" [{runner}]"
+        env = None if runner == runners[0] else {"FLOE_DBT_RUNNER": runner}
+        variants[f"floe run -j 1{suffix}"] = ([*run, "-j", "1"], env)
+        variants[f"floe run (-j {cores}){suffix}"] = (run, env)
+    hand: list[Measure] = []
+    samples: dict[str, list[Measure]] = {label: [] for label in variants}
     for _ in range(runs):
         hand.append(measure(by_hand))
-        one.append(measure([([*run, "-j", "1"], None)]))
-        many.append(measure([(run, None)]))
-    h, o, m = median_measure(hand), median_measure(one), median_measure(many)
-    cores = len(os.sched_getaffinity(0))
+        for label, (argv, env) in variants.items():
+            samples[label].append(measure([(argv, None)], env))
+    h = median_measure(hand)
     print(f"(a) the demo ({len(by_hand)} products), median of {runs}, {cores} cores:")
-    for label, x in (
-        ("dbt build by hand", h),
-        ("floe run -j 1", o),
-        (f"floe run (-j {cores})", m),
-    ):
-        # workers are children of the forkserver, not of floe: their CPU is not counted
-        cpu = "   n/a cpu  " if x is m else f"{x.cpu:6.2f} s cpu"
-        line = f"    {label:<21} {x.wall:6.2f} s wall  {cpu}  {x.peak_mib:5.0f} MiB peak"
-        if x is not h:
-            line += f"  = {x.wall / h.wall:.2f}x wall, {x.peak_mib / h.peak_mib:.2f}x memory"
-            line += "" if x is m else f", {x.cpu / h.cpu:.2f}x cpu"
-        print(line)
+    print(f"    {'dbt build by hand':<32} {h.wall:6.2f} s wall  {h.peak_mib:5.0f} MiB peak")
+    for label in variants:
+        x = median_measure(samples[label])
+        print(
+            f"    {label:<32} {x.wall:6.2f} s wall  {x.peak_mib:5.0f} MiB peak"
+            f"  = {x.wall / h.wall:.2f}x wall, {x.peak_mib / h.peak_mib:.2f}x memory"
+        )
+    floor = import_floor_mib()
+    print(
+        f"    floor: one interpreter with a run's imports and no work: {floor:.0f} MiB"
+        f" = {floor / h.peak_mib:.2f}x the hand run's peak"
+    )
     print("    targets: wall <= 1.0x (stretch 0.7x), memory <= 1.5x")
 
 
@@ -204,11 +242,16 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument(
+        "--runners",
+        default="thread",
+        help="comma-separated FLOE_DBT_RUNNER values to measure (first = the default)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="floe-bench-run-") as tmp:
         work = Path(tmp)
         if not args.skip_demo:
-            demo_figures(work, args.runs)
+            demo_figures(work, args.runs, args.runners.split(","))
         if not args.skip_synthetic:
             synthetic_figures(work, args.products)
 

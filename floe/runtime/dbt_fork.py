@@ -18,8 +18,8 @@ keeps).  So dbt forks only when every other thread of the process is a Python th
 (idle executors, whose locks dbt never takes) or jemalloc's background thread (which
 handles fork itself); otherwise it starts as a plain subprocess.
 
-``FLOE_DBT_FORK=0`` turns it off (dbt then starts as dagster-dbt starts it); so does any
-executable other than this interpreter's ``dbt`` and any platform without ``fork``.
+``floe.runtime.dbt_launch`` chooses between a thread (``floe.runtime.dbt_thread``), this
+fork and a plain subprocess for each command.
 """
 
 from __future__ import annotations
@@ -31,16 +31,12 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import IO, Any
 
-FORK_SWITCH = "FLOE_DBT_FORK"
 # dbt's own exit codes (dbt.cli.main): success, a node failed, dbt itself failed
 EXIT_SUCCESS, EXIT_NODE_FAILURE, EXIT_ERROR = 0, 1, 2
-_PATCH_LOCK = threading.Lock()
 
 
 def own_dbt_executable() -> Path:
@@ -74,19 +70,6 @@ def fork_safe() -> bool:
     """No native thread pool (other than jemalloc's) runs in this process."""
     names = native_threads()
     return names is not None and all(n in FORK_SAFE_NATIVE_THREADS for n in names)
-
-
-def forking_enabled(executable: str, environ: Mapping[str, str] | None = None) -> bool:
-    """Whether ``executable`` can run as a fork of this process."""
-    environ = os.environ if environ is None else environ
-    if environ.get(FORK_SWITCH, "1").strip().lower() in {"0", "false", "no", "off"}:
-        return False
-    if not hasattr(os, "fork") or not fork_safe():
-        return False
-    try:
-        return Path(executable).resolve() == own_dbt_executable().resolve()
-    except OSError:
-        return False
 
 
 class ForkedDbt:
@@ -157,6 +140,20 @@ class ForkedDbt:
         self.send_signal(signal.SIGKILL)
 
 
+def invoke_dbt(dbt_args: list[str], report: IO[str]) -> int:
+    """Run one dbt command with dbt's own runner; dbt's exit code (an error that is no
+    failed node is written to ``report``, as dbt's CLI prints it)."""
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(dbt_args)
+    if result.success:
+        return EXIT_SUCCESS
+    if result.exception is None:
+        return EXIT_NODE_FAILURE
+    print(f"dbt failed: {result.exception}", file=report)
+    return EXIT_ERROR
+
+
 def _run_child(
     dbt_args: list[str],
     write_fd: int,
@@ -187,15 +184,7 @@ def _run_child(
         if env is not None:
             os.environ.clear()
             os.environ.update(env)
-        from dbt.cli.main import dbtRunner
-
-        result = dbtRunner().invoke(dbt_args)
-        if result.success:
-            code = EXIT_SUCCESS
-        elif result.exception is None:
-            code = EXIT_NODE_FAILURE
-        else:
-            print(f"dbt failed: {result.exception}", file=sys.stderr)
+        code = invoke_dbt(dbt_args, sys.stderr)
     except BaseException:
         traceback.print_exc()
     finally:
@@ -212,34 +201,3 @@ def _run_child(
             sys.stderr.flush()
         finally:
             os._exit(code)
-
-
-class _SubprocessWithForkedDbt(ModuleType):
-    """``subprocess`` as dagster-dbt's invocation module sees it while a command starts:
-    ``Popen`` of this interpreter's dbt forks; everything else is the real module."""
-
-    def __init__(self) -> None:
-        super().__init__("subprocess")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(subprocess, name)
-
-    @staticmethod
-    def Popen(args: Sequence[str], **kwargs: Any) -> Any:
-        if args and forking_enabled(str(args[0]), kwargs.get("env")):
-            return ForkedDbt(args, **kwargs)
-        return subprocess.Popen(args, **kwargs)
-
-
-@contextmanager
-def dbt_forked_from_here() -> Iterator[None]:
-    """While this is open, dagster-dbt starts this interpreter's dbt as a fork."""
-    from dagster_dbt.core import dbt_cli_invocation
-
-    with _PATCH_LOCK:
-        real = getattr(dbt_cli_invocation, "subprocess")  # noqa: B009 - not exported
-        setattr(dbt_cli_invocation, "subprocess", _SubprocessWithForkedDbt())  # noqa: B010
-        try:
-            yield
-        finally:
-            setattr(dbt_cli_invocation, "subprocess", real)  # noqa: B010

@@ -12,10 +12,10 @@ hand-run ``dbt build`` never pays for, and that floe's definitions never use:
   Fusion engine. floe runs dbt Core from the same environment, whose version is known
   in-process.
 
-``FloeDbtCliResource`` skips both, and starts this interpreter's dbt as a fork of the
-running process rather than a fresh interpreter (``floe.runtime.dbt_fork``: dbt is not
-imported again for every command). It is otherwise dagster-dbt's resource: the same dbt
-command line, child process, event stream, asset events and errors. It covers the
+``FloeDbtCliResource`` skips both, and runs this interpreter's dbt in the running process
+(on a thread, or a fork of it) rather than a fresh interpreter (``floe.runtime.dbt_launch``:
+dbt is not imported again for every command). It is otherwise dagster-dbt's resource: the
+same dbt command line, event stream, exit codes, asset events and errors. It covers the
 private hook names of both stacks floe runs on (dagster-dbt 0.25 in the image, 0.29 in
 development); the compat and image tests run the generated definitions on each.
 """
@@ -30,7 +30,9 @@ from typing import Any
 from dagster_dbt import DbtCliResource
 from packaging import version
 
-from floe.runtime.dbt_fork import FORK_SWITCH, ForkedDbt, dbt_forked_from_here
+from floe.runtime.dbt_fork import ForkedDbt
+from floe.runtime.dbt_launch import RUNNER_SWITCH, dbt_started_here
+from floe.runtime.dbt_thread import DbtThread
 
 
 def installed_dbt_version() -> version.Version:
@@ -55,13 +57,20 @@ class FloeDbtCliResource(DbtCliResource):
         return None
 
     def cli(self, *args: Any, **kwargs: Any) -> Any:
-        with dbt_forked_from_here():
+        with dbt_started_here():
             invocation = super().cli(*args, **kwargs)
-        if isinstance(invocation.process, ForkedDbt):
-            context = kwargs.get("context")
-            log = context.log if context is not None else logging.getLogger("dagster")
-            log.info(
-                f"dbt runs as pid {invocation.process.pid}, forked from this process "
-                f"(dbt already imported; {FORK_SWITCH}=0 starts a fresh interpreter instead)"
-            )
+        process = invocation.process
+        if isinstance(process, DbtThread):
+            process.start()  # dagster-dbt is back in its own working directory now
+            how = "on a thread of this process"
+        elif isinstance(process, ForkedDbt):
+            how = f"as pid {process.pid}, forked from this process"
+        else:
+            return invocation
+        context = kwargs.get("context")
+        log = context.log if context is not None else logging.getLogger("dagster")
+        log.info(
+            f"dbt runs {how} (dbt already imported; "
+            f"{RUNNER_SWITCH}=subprocess starts a fresh interpreter instead)"
+        )
         return invocation

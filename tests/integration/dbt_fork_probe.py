@@ -31,30 +31,30 @@ def build_args(product: Path) -> list[str]:
     ]
 
 
-def _events(process: ForkedDbt) -> list[dict[str, Any]]:
+def events(process: ForkedDbt) -> list[dict[str, Any]]:
     with process.stdout:
         return [json.loads(line) for line in process.stdout if line.strip().startswith(b"{")]
 
 
 def exit_codes(product: Path) -> dict[str, Any]:
     done = ForkedDbt(build_args(product), cwd=product, env=dict(os.environ))
-    events = _events(done)
+    seen = events(done)
     out: dict[str, Any] = {
         "success": done.wait(),
-        "names": [e["info"]["name"] for e in events],
-        "nodes": sorted({e["data"].get("node_info", {}).get("unique_id", "") for e in events}),
+        "names": [e["info"]["name"] for e in seen],
+        "nodes": sorted({e["data"].get("node_info", {}).get("unique_id", "") for e in seen}),
     }
     mart = product / "models" / "marts" / "mart_equipment_health.sql"
     mart.write_text("select cast('not a number' as integer) as broken\n", encoding="utf-8")
     failed = ForkedDbt(build_args(product), cwd=product, env=dict(os.environ))
-    out["failed_levels"] = sorted({e["info"]["level"] for e in _events(failed)})
+    out["failed_levels"] = sorted({e["info"]["level"] for e in events(failed)})
     out["failed"] = failed.wait()
     broken = ForkedDbt(
         [*build_args(product), "--project-dir", str(product / "missing")],
         cwd=product,
         env=dict(os.environ),
     )
-    _events(broken)
+    events(broken)
     out["broken"] = broken.wait()
     running = ForkedDbt(build_args(product), cwd=product, env=dict(os.environ))
     running.terminate()
@@ -63,7 +63,7 @@ def exit_codes(product: Path) -> dict[str, Any]:
     return out
 
 
-def _resource_settings(product: Path) -> dict[str, str]:
+def resource_settings(product: Path) -> dict[str, str]:
     return {
         "project_dir": str(product),
         "profiles_dir": str(product / ".floe"),
@@ -83,9 +83,9 @@ def resource(product: Path) -> dict[str, Any]:
     from floe.runtime.dbt_resource import FloeDbtCliResource
 
     manifest = product / "target" / "manifest.json"
-    floe_run = FloeDbtCliResource(**_resource_settings(product)).cli(["build"], manifest=manifest)
+    floe_run = FloeDbtCliResource(**resource_settings(product)).cli(["build"], manifest=manifest)
     floe_run.wait()
-    plain_run = DbtCliResource(**_resource_settings(product)).cli(["build"], manifest=manifest)
+    plain_run = DbtCliResource(**resource_settings(product)).cli(["build"], manifest=manifest)
     plain_run.wait()
     return {
         "floe_process": type(floe_run.process).__name__,
@@ -115,7 +115,7 @@ def after_inprocess_parse(product: Path) -> dict[str, Any]:
         ]
     )
     manifest = product / "target" / "manifest.json"
-    invocation = FloeDbtCliResource(**_resource_settings(product)).cli(["build"], manifest=manifest)
+    invocation = FloeDbtCliResource(**resource_settings(product)).cli(["build"], manifest=manifest)
     return {
         "safe_before": before,
         "parsed": parsed.success,

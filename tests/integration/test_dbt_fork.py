@@ -1,7 +1,9 @@
-"""Issue 15: dbt commands of the generated definitions start as a fork of the running
-process (dbt already imported) instead of a fresh interpreter, with dagster-dbt's event
-stream, exit codes and errors unchanged; FLOE_DBT_FORK=0 restores a plain subprocess, and
-so does any native thread pool in the process (forking would deadlock the child).
+"""Issue 15: with FLOE_DBT_RUNNER=fork (and whenever a dbt command already runs on a
+thread of the process), dbt commands of the generated definitions start as a fork of the
+running process (dbt already imported) instead of a fresh interpreter, with dagster-dbt's
+event stream, exit codes and errors unchanged; FLOE_DBT_RUNNER=subprocess restores a plain
+subprocess, and so does any native thread pool in the process (forking would deadlock
+the child).
 The fork cases run in a fresh interpreter (dbt_fork_probe.py): this pytest process has run
 dbt in-process, so it is exactly the kind of process that must not fork.
 Speed is measured by benchmarks/run_path.py, not here."""
@@ -21,12 +23,10 @@ from floe.runtime.dbt_fork import (
     EXIT_ERROR,
     EXIT_NODE_FAILURE,
     EXIT_SUCCESS,
-    FORK_SWITCH,
     ForkedDbt,
-    dbt_forked_from_here,
-    forking_enabled,
     own_dbt_executable,
 )
+from floe.runtime.dbt_launch import RUNNER_SWITCH, dbt_started_here, runner_for
 from tests.conftest import run_python
 
 PROBE = Path(__file__).with_name("dbt_fork_probe.py")
@@ -40,7 +40,7 @@ def product(compiled_demo: Path, tmp_path: Path) -> Path:
 
 
 def _probe(case: str, product: Path) -> dict:
-    done = run_python(str(PROBE), case, str(product), timeout=600)
+    done = run_python(str(PROBE), case, str(product), timeout=600, **{RUNNER_SWITCH: "fork"})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -50,14 +50,13 @@ def test_only_this_interpreters_dbt_forks_and_the_switch_turns_it_off(
 ) -> None:
     monkeypatch.setattr(dbt_fork, "fork_safe", lambda: True)
     own = str(own_dbt_executable())
-    assert forking_enabled(own, {})
-    assert not forking_enabled(own, {FORK_SWITCH: "0"})
-    assert not forking_enabled(own, {FORK_SWITCH: "off"})
+    assert runner_for(own, {RUNNER_SWITCH: "fork"}) == "fork"
+    assert runner_for(own, {RUNNER_SWITCH: "subprocess"}) == "subprocess"
     elsewhere = tmp_path / "dbt"
     elsewhere.write_text("#!/bin/sh\n")
-    assert not forking_enabled(str(elsewhere), {})  # another environment's dbt
+    assert runner_for(str(elsewhere), {RUNNER_SWITCH: "fork"}) == "subprocess"  # another env
     monkeypatch.setattr(dbt_fork, "fork_safe", lambda: False)
-    assert not forking_enabled(own, {})  # a native thread pool in the process
+    assert runner_for(own, {RUNNER_SWITCH: "fork"}) == "subprocess"  # a native thread pool
 
 
 def test_forked_dbt_streams_dbts_json_events_and_exit_codes(product: Path) -> None:
@@ -105,16 +104,16 @@ def test_forked_dbt_refuses_a_process_with_a_native_thread_pool(
         ForkedDbt([str(own_dbt_executable()), "--version"], cwd=tmp_path, env=dict(os.environ))
 
 
-def test_dagster_dbt_starts_this_interpreters_dbt_as_a_fork_only_while_patched(
+def test_dagster_dbt_starts_this_interpreters_dbt_here_only_while_patched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagster_dbt.core import dbt_cli_invocation
 
     args = [str(own_dbt_executable()), "--version"]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "cwd": tmp_path}
-    with dbt_forked_from_here():
+    with dbt_started_here():
         plain = dbt_cli_invocation.subprocess.Popen(
-            args, env={**os.environ, FORK_SWITCH: "0"}, **pipes
+            args, env={**os.environ, RUNNER_SWITCH: "subprocess"}, **pipes
         )
         patched = dbt_cli_invocation.subprocess
     assert dbt_cli_invocation.subprocess is subprocess
