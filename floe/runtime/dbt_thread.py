@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import io
 import os
 import subprocess
@@ -68,6 +67,8 @@ def _release_event_loggers() -> None:
 
 def _trim_heap() -> None:
     """Give what dbt freed back to the system (glibc keeps freed arenas otherwise)."""
+    import gc
+
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc
         ctypes.CDLL("libc.so.6").malloc_trim(0)
