@@ -225,17 +225,19 @@ def run_all(
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import forkserver
 
-        _prepare_shared_catalog(product_dirs)
         progress(
             f"materializing {total} product(s) with {workers} worker(s): "
             + ", ".join(p.name for p in product_dirs)
         )
         # forkserver: workers start clean (no threads or DuckDB handles of this process),
         # forked from a server that imported dagster, dagster-dbt, dbt and pyiceberg once
-        # (each product's dbt commands are in turn forked from its worker: dbt_fork)
+        # (each product's dbt commands then run on a thread of its worker: dbt_launch)
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(WORKER_PRELOAD)
+        forkserver.ensure_running()  # its imports run while this process prepares the catalog
+        _prepare_shared_catalog(product_dirs)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {pool.submit(_run_in_worker, p): p for p in product_dirs}
             for done, future in enumerate(as_completed(futures), 1):
