@@ -76,19 +76,25 @@ class _SubprocessWithDbtHere(ModuleType):
 
     def __init__(self) -> None:
         super().__init__("subprocess")
+        self.threads: list[Any] = []  # the DbtThreads made while patched
+
+    def abandon(self) -> None:
+        """Give up every DbtThread made here that never started."""
+        for thread in self.threads:
+            thread.abandon()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(subprocess, name)
 
-    @staticmethod
-    def Popen(args: Sequence[str], **kwargs: Any) -> Any:
+    def Popen(self, args: Sequence[str], **kwargs: Any) -> Any:
         if not args:
             return subprocess.Popen(args, **kwargs)
         runner = runner_for(str(args[0]), kwargs.get("env"))
         if runner == "thread":
             from floe.runtime.dbt_thread import DbtThread
 
-            return DbtThread(args, **kwargs)
+            self.threads.append(DbtThread(args, **kwargs))
+            return self.threads[-1]
         if runner == "fork":
             from floe.runtime.dbt_fork import ForkedDbt
 
@@ -103,10 +109,14 @@ def dbt_started_here() -> Iterator[None]:
     first reads its output."""
     from dagster_dbt.core import dbt_cli_invocation
 
+    patched = _SubprocessWithDbtHere()
     with _PATCH_LOCK:
         real = getattr(dbt_cli_invocation, "subprocess")  # noqa: B009 - not exported
-        setattr(dbt_cli_invocation, "subprocess", _SubprocessWithDbtHere())  # noqa: B010
+        setattr(dbt_cli_invocation, "subprocess", patched)  # noqa: B010
         try:
             yield
+        except BaseException:
+            patched.abandon()  # dagster-dbt failed after "starting" dbt: nothing will read it
+            raise
         finally:
             setattr(dbt_cli_invocation, "subprocess", real)  # noqa: B010

@@ -116,7 +116,7 @@ class DbtThread:
             self.args = list(args)
             self.pid = os.getpid()
             self.returncode: int | None = None
-            read_fd, write_fd = os.pipe()
+            read_fd, self._write_fd = os.pipe()
             self._stdout: IO[bytes] = os.fdopen(read_fd, "rb")
             self._done = threading.Event()
             self._start_lock = threading.Lock()
@@ -125,7 +125,7 @@ class DbtThread:
             self._interrupted = False
             self._thread = threading.Thread(
                 target=self._run,
-                args=(self.args[1:], write_fd, _absolute(cwd), _absolute_paths(env, cwd)),
+                args=(self.args[1:], self._write_fd, _absolute(cwd), _absolute_paths(env, cwd)),
                 name=f"dbt {' '.join(self.args[1:2])}",
                 daemon=True,
             )
@@ -138,8 +138,19 @@ class DbtThread:
         directory: dagster-dbt creates the process inside ``pushd(project_dir)`` and
         changes back right after, which would pull the directory from under dbt."""
         with self._start_lock:
-            if self._thread.ident is None:
+            if self._thread.ident is None and not self._done.is_set():
                 self._thread.start()
+
+    def abandon(self) -> None:
+        """Never start: close the pipe and let another command run dbt here."""
+        with self._start_lock:
+            if self._thread.ident is not None or self._done.is_set():
+                return
+            os.close(self._write_fd)
+            self._stdout.close()
+            self.returncode = EXIT_ERROR
+            self._done.set()
+            _ONE_DBT.release()
 
     @property
     def stdout(self) -> IO[bytes]:

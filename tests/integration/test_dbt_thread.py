@@ -176,3 +176,23 @@ def test_dbt_json_lines_from_a_thread_match_a_processes(product: Path) -> None:
         )
 
     assert shape(threaded) == shape(process)
+
+
+def test_a_dbt_thread_dagster_dbt_never_started_does_not_block_the_next_command(
+    tmp_path: Path,
+) -> None:
+    """dagster-dbt failing between "starting" dbt and returning the invocation leaves no
+    dbt thread holding the process: the next command runs on a thread again."""
+    from dagster_dbt.core import dbt_cli_invocation
+
+    from floe.runtime.dbt_launch import dbt_started_here
+
+    own = str(own_dbt_executable())
+    with pytest.raises(ValueError, match="after Popen"), dbt_started_here():
+        made = dbt_cli_invocation.subprocess.Popen(
+            [own, "--version"], cwd=tmp_path, env=dict(os.environ)
+        )
+        assert isinstance(made, DbtThread) and dbt_thread.busy()
+        raise ValueError("dagster-dbt failed after Popen")
+    assert not dbt_thread.busy() and runner_for(own, {}) == "thread"
+    assert made.poll() == EXIT_ERROR
