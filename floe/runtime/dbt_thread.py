@@ -15,7 +15,8 @@ the environment dagster-dbt built for the command is put in ``os.environ`` for i
 duration and the previous one restored afterwards, as is the working directory.  dbt's
 paths (target, log, profiles) are made absolute, but relative paths inside the project
 (a DuckDB file in profiles.yml) follow the working directory: nothing else in the
-process may change it while dbt runs.  Once dbt ends, what the end of its process would
+process may change it while dbt runs.  Each command starts as a fresh process would,
+having warned of no deprecation yet; once dbt ends, what the end of its process would
 release is released here: its event loggers, dbt-duckdb's open database, freed heap.
 
 Compared with a child process, this saves dbt's import (a fresh interpreter) and the
@@ -55,6 +56,14 @@ def _release_process_state() -> None:
             if env is not None:
                 env.close()
     _trim_heap()
+
+
+def _forget_deprecations() -> None:
+    """dbt warns of each deprecation once per process: start each command as a fresh
+    process starts, having warned of none (dbt's own test fixture does the same)."""
+    from dbt.deprecations import reset_deprecations
+
+    reset_deprecations()  # type: ignore[no-untyped-call]
 
 
 def _release_event_loggers() -> None:
@@ -178,6 +187,7 @@ class DbtThread:
                 os.environ.clear()
                 os.environ.update(env)
             capture_stdout_logs(out)  # dbt's console logger: JSON lines to the pipe
+            _forget_deprecations()
             with self._signal_lock:
                 self._in_dbt = not self._interrupted
             if self._in_dbt:

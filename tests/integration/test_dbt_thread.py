@@ -164,7 +164,8 @@ def test_the_runner_switch_names_its_choices(tmp_path: Path) -> None:
 
 def test_dbt_json_lines_from_a_thread_match_a_processes(product: Path) -> None:
     """The lines dagster-dbt parses are dbt's own JSON log format, the same events with the
-    same fields as a ``dbt`` process prints (not a re-encoding)."""
+    same fields as a ``dbt`` process prints (not a re-encoding), deprecation warnings
+    included on every command (dbt keeps the ones it warned of per process)."""
     args = [*build_args(product), "--no-partial-parse"]  # both parse (and warn) alike
     _, threaded = _run(args, product)
     done = subprocess.run(args, cwd=product, capture_output=True, check=True, timeout=300)
@@ -176,6 +177,8 @@ def test_dbt_json_lines_from_a_thread_match_a_processes(product: Path) -> None:
         )
 
     assert shape(threaded) == shape(process)
+    _, again = _run(args, product)  # dbt warns once per process: here, once per command
+    assert shape(again) == shape(process)
 
 
 def test_a_dbt_thread_dagster_dbt_never_started_does_not_block_the_next_command(
