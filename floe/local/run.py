@@ -225,7 +225,6 @@ def run_all(
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
-        from multiprocessing import forkserver
 
         progress(
             f"materializing {total} product(s) with {workers} worker(s): "
@@ -236,9 +235,9 @@ def run_all(
         # (each product's dbt commands then run on a thread of its worker: dbt_launch)
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(WORKER_PRELOAD)
-        forkserver.ensure_running()  # its imports run while this process prepares the catalog
-        _prepare_shared_catalog(product_dirs)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            # in a worker, where pyiceberg is imported already (not in this process)
+            pool.submit(_prepare_shared_catalog, product_dirs).result()
             futures = {pool.submit(_run_in_worker, p): p for p in product_dirs}
             for done, future in enumerate(as_completed(futures), 1):
                 product_dir = futures[future]
