@@ -72,9 +72,26 @@ def fork_safe() -> bool:
     return names is not None and all(n in FORK_SAFE_NATIVE_THREADS for n in names)
 
 
-class ForkedDbt:
-    """The part of ``subprocess.Popen`` dagster-dbt uses (args, stdout, pid, returncode,
-    poll, wait, send_signal, terminate, kill), for dbt forked from this process."""
+class PopenLike:
+    """The part of ``subprocess.Popen`` dagster-dbt uses: args, stdout, pid, returncode,
+    poll, wait, send_signal, terminate, kill (the last two are signals, as in Popen)."""
+
+    def send_signal(self, sig: int) -> None:
+        raise NotImplementedError
+
+    def terminate(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGKILL)
+
+
+class ForkedDbt(PopenLike):
+    """dbt forked from this process, as dagster-dbt's ``Popen``."""
 
     def __init__(
         self,
@@ -128,16 +145,6 @@ class ForkedDbt:
     def send_signal(self, sig: int) -> None:
         if self.poll() is None:
             os.kill(self.pid, sig)
-
-    def terminate(self) -> None:
-        import signal
-
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        import signal
-
-        self.send_signal(signal.SIGKILL)
 
 
 def invoke_dbt(dbt_args: list[str], report: IO[str]) -> int:

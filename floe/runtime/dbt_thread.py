@@ -35,7 +35,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
-from floe.runtime.dbt_fork import EXIT_ERROR, invoke_dbt
+from floe.runtime.dbt_fork import EXIT_ERROR, PopenLike, invoke_dbt
 
 _ONE_DBT = threading.Lock()  # one dbt invocation per process (dbt's state is global)
 
@@ -105,9 +105,8 @@ def _absolute_paths(
     }
 
 
-class DbtThread:
-    """The part of ``subprocess.Popen`` dagster-dbt uses (args, stdout, pid, returncode,
-    poll, wait, send_signal, terminate, kill), for dbt on a thread of this process."""
+class DbtThread(PopenLike):
+    """dbt on a thread of this process, as dagster-dbt's ``Popen``."""
 
     def __init__(
         self,
@@ -246,16 +245,6 @@ class DbtThread:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(self._ident()), ctypes.py_object(KeyboardInterrupt)
                 )
-
-    def terminate(self) -> None:
-        import signal
-
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        import signal
-
-        self.send_signal(signal.SIGKILL)
 
 
 def busy() -> bool:
