@@ -297,7 +297,8 @@ _jobs = click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
-    help="Products compiled (and run) at once (default: the CPU count).",
+    help="Products compiled (and run) at once (default: the CPUs this process may use, "
+    "a container's CPU quota included; a run also no more than free memory holds).",
 )
 
 

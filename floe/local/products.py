@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from floe.errors import ConfigFileNotFound, Location, UnsafeNameError
@@ -49,5 +48,7 @@ def discover_products(demo_dir: Path, only: list[str] | None = None) -> list[Pat
 
 
 def default_jobs() -> int:
-    """How many products to compile or run at once: the CPUs this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    """How many products to compile at once: the CPUs this process may use."""
+    from floe.local.capacity import usable_cpus
+
+    return usable_cpus()

@@ -16,8 +16,8 @@ from typing import Any
 
 from floe.environ import patched_environ
 from floe.errors import DbtError, FloeError, Location
+from floe.local.capacity import run_workers
 from floe.local.outcome import DbtOutcome, read_outcome
-from floe.local.products import default_jobs
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
 from floe.runtime.report import LAST_RUN_FILE, ObservabilitySettings
 
@@ -211,11 +211,13 @@ def run_all(
     product_dirs: list[Path], progress: Any = print, jobs: int | None = None
 ) -> list[ProductRun]:
     """Materialize every product; products are independent, so up to ``jobs`` run at once
-    (default: the CPU count), each in its own worker process.  Each product's summary is
-    printed as it finishes; a failed product does not stop the others, and the first
-    failure (in name order) is raised once all have ended."""
+    (default: one per CPU, no more than memory holds), each in its own worker process.
+    Each product's summary is printed as it finishes; a failed product does not stop the
+    others, and the first failure (in name order) is raised once all have ended."""
     total = len(product_dirs)
-    workers = max(1, min(jobs or default_jobs(), total))
+    workers, lowered = run_workers(total, jobs)
+    if lowered:
+        progress(f"running {workers} product(s) at a time: {lowered}")
     runs: dict[Path, ProductRun] = {}
     if workers == 1:
         for index, product_dir in enumerate(product_dirs, 1):
