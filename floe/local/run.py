@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import sys
 import time
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 
 from floe.environ import patched_environ
 from floe.errors import DbtError, FloeError, Location
-from floe.local.capacity import run_workers
+from floe.local.capacity import WORKER_MIB, run_workers
 from floe.local.outcome import DbtOutcome, read_outcome
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
 from floe.runtime.report import LAST_RUN_FILE, ObservabilitySettings
@@ -222,11 +224,13 @@ def run_all(
     if workers == 1:
         for index, product_dir in enumerate(product_dirs, 1):
             progress(f"[{index}/{total}] {product_dir.name}: materializing all assets ...")
-            runs[product_dir] = run_product(product_dir)
+            run = functools.partial(run_product, product_dir)
+            runs[product_dir] = _outcome_of(product_dir, run)
             progress(format_run(runs[product_dir]))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
         progress(
             f"materializing {total} product(s) with {workers} worker(s): "
@@ -239,11 +243,18 @@ def run_all(
         context.set_forkserver_preload(WORKER_PRELOAD)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             # in a worker, where pyiceberg is imported already (not in this process)
-            pool.submit(_prepare_shared_catalog, product_dirs).result()
+            try:
+                pool.submit(_prepare_shared_catalog, product_dirs).result()
+            except BrokenProcessPool:
+                raise FloeError(
+                    "no product started: a worker process ended abruptly (killed, most "
+                    "often by the out-of-memory killer, or crashed)",
+                    hint=WORKER_LOST_HINT,
+                ) from None
             futures = {pool.submit(_run_in_worker, p): p for p in product_dirs}
             for done, future in enumerate(as_completed(futures), 1):
                 product_dir = futures[future]
-                runs[product_dir] = future.result()
+                runs[product_dir] = _outcome_of(product_dir, future.result)
                 progress(f"[{done}/{total}] {product_dir.name} finished")
                 progress(format_run(runs[product_dir]))
     failed = [p for p in product_dirs if not runs[p].success]
@@ -253,6 +264,54 @@ def run_all(
             error.details.append(f"also failed: {', '.join(p.name for p in failed[1:])}")
         raise error
     return [runs[p] for p in product_dirs]
+
+
+WORKER_LOST = (
+    "not finished: a worker process ended abruptly (killed, most often by the "
+    "out-of-memory killer, or crashed), and the run's workers were stopped"
+)
+WORKER_LOST_HINT = (
+    f"each worker needs about {WORKER_MIB} MiB; rerun with -j 1, or give the run more memory"
+)
+
+
+def _outcome_of(product_dir: Path, result: Callable[[], ProductRun]) -> ProductRun:
+    """A product's run; an error raised instead (its definitions do not import, its worker
+    was killed) fails that product alone, and the others go on."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return result()
+    except BrokenProcessPool:
+        errors = [WORKER_LOST]
+    except FloeError as exc:
+        errors = str(exc).splitlines()
+    except Exception as exc:  # reported as this product's failure
+        errors = _exception_lines(exc)
+    return ProductRun(
+        name=product_dir.name,
+        success=False,
+        tables={},
+        tests_passed=0,
+        tests_failed=0,
+        seconds=0.0,
+        lineage="not reported",
+        spans="not reported",
+        errors=errors,
+    )
+
+
+def _exception_lines(exc: BaseException) -> list[str]:
+    """Where an unexpected error was raised (its innermost frame) and what it says."""
+    remote = getattr(exc.__cause__, "tb", None)  # from a worker: its traceback, as text
+    if isinstance(remote, str):
+        frames = [line.strip() for line in remote.splitlines() if line.strip().startswith("File ")]
+        where = frames[-1] if frames else None
+    else:
+        stack = traceback.extract_tb(exc.__traceback__)
+        where = f'File "{stack[-1].filename}", line {stack[-1].lineno}' if stack else None
+    what = [line for chunk in traceback.format_exception_only(exc) for line in chunk.splitlines()]
+    return ([where] if where else []) + what
 
 
 def _count(kind: str, n: int) -> str:
@@ -268,6 +327,7 @@ def run_error(run: ProductRun, product_dir: Path) -> DbtError:
             f"{run.name}: materialization failed",
             Location(product_dir / DEFINITIONS_FILE),
             details=run.errors,
+            hint=WORKER_LOST_HINT if WORKER_LOST in run.errors else None,
         )
     nodes = outcome.failed_nodes
     tests = [p for p in outcome.problems if p.kind == "test"]
@@ -298,6 +358,8 @@ def format_run(run: ProductRun) -> str:
     if outcome is not None:
         for problem in outcome.problems:
             lines += [f"    {line}" for line in problem.lines()]
+    elif not run.success:  # dbt did not get as far as running: say what stopped it
+        lines += [f"    {line}" for line in run.errors]
     stale = set(run.stale)
     lines += [
         f"    {table:<45} {rows:>8} rows"
