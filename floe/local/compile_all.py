@@ -17,8 +17,9 @@ from pathlib import Path
 from floe.compiler.dbt import read_dbt_project
 from floe.compiler.pipeline import CompileResult
 from floe.errors import FloeError
+from floe.local.capacity import usable_cpus
 from floe.local.fingerprint import fingerprint, is_up_to_date, record, shared_dirs
-from floe.local.products import MANIFEST_FILE, SPEC_FILE, default_jobs, discover_products
+from floe.local.products import MANIFEST_FILE, SPEC_FILE, discover_products
 from floe.outputs import compile_and_write
 
 Progress = Callable[[str], None]
@@ -69,7 +70,7 @@ def compile_all(
             )
         else:
             todo.append(product)
-    workers = min(jobs or default_jobs(), len(todo))
+    workers = min(jobs or usable_cpus(), len(todo))
     if todo:
         progress(
             f"compiling {len(todo)} product(s) with {max(workers, 1)} worker(s): "

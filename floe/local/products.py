@@ -45,10 +45,3 @@ def discover_products(demo_dir: Path, only: list[str] | None = None) -> list[Pat
             f"no product folders with {SPEC_FILE} in {demo_dir}", Location(demo_dir)
         )
     return products
-
-
-def default_jobs() -> int:
-    """How many products to compile at once: the CPUs this process may use."""
-    from floe.local.capacity import usable_cpus
-
-    return usable_cpus()
