@@ -1,8 +1,9 @@
 """The generated definitions must work with the pinned stack and with the image's.
 
-The image's stack is installed the way the Dockerfile installs it: dagster from the base
-image's version, then the image's requirements with --no-deps, then floe with --no-deps,
-then `pip check` (AC-11.1, BC-11.4) - on the image's Python (3.10).
+The image's stack is installed the way the image has it: the base image's packages
+(dagster's recipe for it, resolved as PyPI stood at its release: the same lock the local
+stand-in of the base installs), then the image's requirements with --no-deps, then floe
+with --no-deps, then `pip check` (AC-11.1, BC-11.4) - on the image's Python (3.10).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import nox
 
 from sessions.config import (
+    BASE_LOCK,
     IMAGE_PYTHON_VERSION,
     IMAGE_REQUIREMENTS,
     PYTHON,
     find_python,
-    image_base_version,
 )
 
 STACKS = ("pinned", "image")
@@ -26,7 +27,7 @@ def definitions_compat(session: nox.Session, stack: str) -> None:
     if stack == "pinned":
         session.install("-e", ".[stack,dev]")
     else:
-        session.install(f"dagster=={image_base_version()}")
+        session.install("-r", str(BASE_LOCK))
         session.install("--no-deps", "-r", str(IMAGE_REQUIREMENTS))
         session.install("--no-deps", "-e", ".")
         session.install("pytest==9.2.0")

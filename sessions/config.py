@@ -18,6 +18,8 @@ PYTHON = "3.11"
 DEMO_DIR = ROOT / "demo"
 DOCKERFILE = ROOT / "docker" / "dagster-demo" / "Dockerfile"
 IMAGE_REQUIREMENTS = DOCKERFILE.parent / "requirements.txt"
+# the base image's packages: dagster's recipe resolved at its release (floe.packaging.base_stack)
+BASE_LOCK = ROOT / "docker" / "base-standin" / "requirements.lock"
 
 
 def image_base_version(dockerfile: Path = DOCKERFILE) -> str:

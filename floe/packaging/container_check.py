@@ -155,6 +155,36 @@ def check_published(root: Path, product: Path, marts: dict[str, int]) -> bool:
     return ok
 
 
+def check_distributions() -> bool:
+    """Every distribution on sys.path is installed once (the build replaced the base's
+    versions instead of layering over them), and pip finds every requirement met, the
+    base's own packages' included."""
+    from floe.packaging.distributions import duplicates, installed
+
+    twice = duplicates()
+    detail = "; ".join(
+        f"{name}: " + ", ".join(version for version, _ in found) for name, found in twice.items()
+    )
+    ok = _report(
+        "each distribution installed once",
+        "-",
+        not twice,
+        detail or f"{len(installed())} distributions, no name twice",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "check"], capture_output=True, text=True, check=False
+    )
+    return (
+        _report(
+            "pip check",
+            "-",
+            done.returncode == 0,
+            (done.stdout or done.stderr).strip().replace("\n", "; ")[:500],
+        )
+        and ok
+    )
+
+
 def check_readable(product: Path) -> bool:
     ok = True
     for rel in GENERATED:
@@ -176,13 +206,21 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         _report("products found", str(args.root), False, "no <product>/definitions.py")
         return 1
-    leftovers = [p for p in ("/tmp/pip", "/tmp/floe-requirements.txt") if Path(p).exists()]
+    leftovers = [
+        p
+        for p in ("/tmp/pip", "/tmp/floe-requirements.txt", "/tmp/replaced.txt")
+        if Path(p).exists()
+    ]
     leftovers += [k for k in ("PIP_CONFIG_FILE", "PIP_CERT", "PIP_INDEX_URL") if k in os.environ]
-    ok = _report(
-        "no build-host pip settings in the image",
-        "-",
-        not leftovers,
-        ", ".join(leftovers) or "none of /tmp/pip, PIP_CONFIG_FILE, PIP_CERT, PIP_INDEX_URL",
+    ok = args.read_only or check_distributions()
+    ok = (
+        _report(
+            "no build-host pip settings in the image",
+            "-",
+            not leftovers,
+            ", ".join(leftovers) or "none of /tmp/pip, PIP_CONFIG_FILE, PIP_CERT, PIP_INDEX_URL",
+        )
+        and ok
     )
     for product in found:
         if args.read_only:

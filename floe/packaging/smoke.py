@@ -25,6 +25,7 @@ from typing import Any
 
 from floe.errors import FloeError
 from floe.packaging import image as image_build
+from floe.packaging.base_stack import compare_pins
 from floe.packaging.context import context_digest, context_files
 from floe.packaging.standin import DIFFERENCES, build_standin
 
@@ -172,6 +173,12 @@ def summary(outcome: Outcome) -> str:
         f"(image {outcome.tag}; base {outcome.base})",
         "timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in outcome.timings.items()),
     ]
+    replaced = compare_pins().overridden
+    lines.append(
+        "image replaces base packages: "
+        + (", ".join(f"{n} {old} -> {new}" for n, (old, new) in replaced.items()) or "none")
+        + " (floe/packaging/base_stack.py OVERRIDES says why)"
+    )
     if outcome.standin:
         lines.append(
             "NOTE: built on a local STAND-IN of the base image, not the real one: " + DIFFERENCES

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from floe.errors import PrerequisiteError
+from floe.packaging import distributions
+from floe.packaging.base_stack import LOCK, UV_VERSION
 from floe.packaging.image import PipSettings, build, stage_pip_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,8 +37,9 @@ ROOTFS_PACKAGES = (
 PYTHON_EXCLUDES = ("test", "config-3.10-*", "__pycache__", "*.pth", "_sandboxing*")
 DIFFERENCES = (
     "Debian bookworm minbase root (not python:3.10-slim); CPython 3.10 copied from this "
-    "host; the dagster 1.9.6 train resolved from PyPI as of its release date (uv "
-    "--exclude-newer). Same /usr/local layout, pip, root user and no C compiler."
+    "host. Its packages are the real base's: dagster's own recipe for the image "
+    "(docker/base-standin/requirements.in) as PyPI stood on the release date "
+    "(requirements.lock). Same /usr/local layout, pip, root user and no C compiler."
 )
 
 
@@ -139,7 +142,8 @@ def build_standin(
         context = work / "context"
         context.mkdir()
         shutil.copy2(RECIPE / "Dockerfile", context / "Dockerfile")
-        shutil.copy2(RECIPE / "requirements.in", context / "requirements.in")
+        shutil.copy2(LOCK, context / LOCK.name)
+        shutil.copy2(Path(distributions.__file__), context / "distributions.py")
         _stage_python(python, context / "python")
         stage_pip_settings(context, settings)
         echo(f"stand-in: building {tag} from {RECIPE.relative_to(ROOT)} with {python}")
@@ -147,7 +151,7 @@ def build_standin(
             context,
             [tag],
             dockerfile=Path("Dockerfile"),
-            build_args={"ROOTFS_IMAGE": ROOTFS_IMAGE},
+            build_args={"ROOTFS_IMAGE": ROOTFS_IMAGE, "UV_VERSION": UV_VERSION},
             echo=echo,
         )
     return tag

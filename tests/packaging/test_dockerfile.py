@@ -53,6 +53,7 @@ def test_build_host_pip_settings_are_read_only_by_the_first_stage() -> None:
     final = instructions[second:]
     assert not any("docker/dagster-demo/pip" in args for _word, args in final)
     assert [args for word, args in final if word == "COPY" and "--from" in args] == [
+        "--from=packages /install/replaced.txt /tmp/replaced.txt",
         "--from=packages /install/deps/ /usr/local/",
         "--from=packages /install/floe/ /usr/local/",
     ]
@@ -85,10 +86,11 @@ def test_ac_11_1_bc_11_4_no_deps_install_from_pinned_file_then_pip_check() -> No
     instructions = _instructions()
     runs = [args for word, args in instructions if word == "RUN"]
     install = next(r for r in runs if "floe-requirements.txt" in r)
-    assert "pip install --no-deps --prefix /install/deps -r /tmp/floe-requirements.txt" in install
+    assert "pip install --no-deps --ignore-installed --prefix /install/deps" in install
+    assert "-r /tmp/floe-requirements.txt" in install
     for prefix in ("deps", "floe"):
         copy = instructions.index(("COPY", f"--from=packages /install/{prefix}/ /usr/local/"))
-        assert instructions[copy + 1] == ("RUN", "pip check")
+        assert instructions[copy + 1][1].startswith("pip check")
     lines = [
         line
         for line in IMAGE_REQUIREMENTS.read_text().splitlines()
@@ -96,6 +98,20 @@ def test_ac_11_1_bc_11_4_no_deps_install_from_pinned_file_then_pip_check() -> No
     ]
     assert lines and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9A-Za-z.+-]+", line) for line in lines)
     assert {"dagster-dbt==0.25.6", "dbt-core==1.8.10", "dbt-duckdb==1.9.6"} <= set(lines)
+
+
+def test_issue_23_base_versions_a_pin_replaces_are_uninstalled_before_the_pins_land() -> None:
+    """Stage 1 names what the pins replace in the base; the image uninstalls exactly that
+    before copying the pins in, and checks no distribution is installed twice."""
+    instructions = _instructions()
+    install = next(a for w, a in instructions if w == "RUN" and "floe-requirements.txt" in a)
+    assert "distributions.py replaced /install/deps > /install/replaced.txt" in install
+    final = instructions[[i for i, (w, _) in enumerate(instructions) if w == "FROM"][1] :]
+    uninstall = next(i for i, (w, a) in enumerate(final) if "pip uninstall" in a)
+    deps = final.index(("COPY", "--from=packages /install/deps/ /usr/local/"))
+    assert uninstall < deps
+    assert "pip uninstall --yes -r /tmp/replaced.txt" in final[uninstall][1]
+    assert any("python -m floe.packaging.distributions check" in a for _w, a in final[deps:])
 
 
 def test_bc_11_2_dependency_layers_come_before_demo_code() -> None:
