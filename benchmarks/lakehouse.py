@@ -2,7 +2,7 @@
 
 (a) publication's share of `floe demo run` wall time on the demo (target < 10%): the run
     is timed whole, then each gold model is published again through the same function the
-    generated asset calls (floe.runtime.lakehouse.publish_model) and timed alone.
+    generated asset calls (floe.runtime.publish.lakehouse.publish_model) and timed alone.
 (b) write throughput of a synthetic 5,000,000-row mart published through the same code
     (DuckDB relation -> Arrow batches -> PyIceberg) against DuckDB's own
     `COPY (...) TO 'x.parquet'` of the same relation on the same disk (target >= 0.7x).
@@ -43,7 +43,8 @@ CHILD = """
 import json, resource, statistics, sys, time, uuid
 import duckdb
 from pathlib import Path
-from floe.runtime.lakehouse import arrow_batches, local_target, open_catalog, publish_arrow
+from floe.runtime.publish.catalog import local_target, open_catalog
+from floe.runtime.publish.lakehouse import arrow_batches, publish_arrow
 database, lakehouse, repeats = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 floor_file = lakehouse.parent / "floor.parquet"
 catalog = open_catalog(local_target(lakehouse))
@@ -77,7 +78,8 @@ def run_share(work: Path) -> None:
     floe = str(BIN / "floe")
     timed([floe, "demo", "compile", "--demo-dir", str(demo)])
     wall = timed([floe, "demo", "run", "--skip-compile", "--demo-dir", str(demo)])
-    from floe.runtime.lakehouse import publish_model, published_models
+    from floe.runtime.product import published_models
+    from floe.runtime.publish.lakehouse import publish_model
 
     publish = 0.0
     tables = []

@@ -3,7 +3,7 @@ run's wall time.
 
 The demo is compiled and every product materialized once (`floe demo run --skip-compile
 -j 1`, timed whole).  Then, for each product, the reporting the generated definitions do
-after `dbt build` (floe.runtime.report.report_dbt_run: facets from the manifest, run
+after `dbt build` (floe.runtime.observe.report.report_dbt_run: facets from the manifest, run
 results and DuckDB catalog, column lineage, OpenLineage events through openlineage-python,
 spans through the OpenTelemetry SDK) is repeated on that run's artifacts and timed alone,
 (a) to the local files, as `floe run` does, and (b) over HTTP to loopback receivers
@@ -42,7 +42,7 @@ class _Sink(http.server.BaseHTTPRequestHandler):
 
 def _time_reports(products: list[Path], repeats: int, env: dict[str, str]) -> float:
     """Median over ``repeats`` of the summed report_dbt_run time of every product."""
-    from floe.runtime.report import report_dbt_run
+    from floe.runtime.observe.report import report_dbt_run
 
     totals = []
     for _ in range(repeats):

@@ -166,7 +166,8 @@ def hand_commands(demo: Path) -> list[Command]:
 PUBLISH_BY_HAND = """
 import json, sys
 from pathlib import Path
-from floe.runtime.lakehouse import publish_model, published_models
+from floe.runtime.product import published_models
+from floe.runtime.publish.lakehouse import publish_model
 product = Path(sys.argv[1])
 artifacts = json.loads((product / "compiled_artifacts.json").read_text())
 for model in published_models(artifacts):
@@ -196,9 +197,9 @@ def median_measure(samples: list[Measure]) -> Measure:
 # writer, lineage and spans), before it does any work
 RUN_IMPORTS = (
     "dagster, dagster_dbt, dbt.cli.main, dbt.adapters.duckdb, pyarrow, pyiceberg.io.pyarrow, "
-    "pyiceberg.catalog.sql, sqlglot.lineage, floe.local.run, floe.runtime.report, "
-    "floe.runtime.lineage, floe.runtime.tracing, floe.runtime.dbt_facets, "
-    "floe.runtime.dbt_resource, opentelemetry.sdk.trace"
+    "pyiceberg.catalog.sql, sqlglot.lineage, floe.local.run, floe.runtime.observe.report, "
+    "floe.runtime.observe.lineage, floe.runtime.observe.tracing, floe.runtime.observe.dbt_facets, "
+    "floe.runtime.dbt.resource, opentelemetry.sdk.trace"
 )
 PSS_PROBE = f"""
 import {RUN_IMPORTS}

@@ -451,7 +451,7 @@ def _with_catalog_options(func: F) -> F:
 def _open_catalog(platform_dir: Path, kind: str) -> tuple[Any, str]:
     """(catalog or None when no local catalog exists yet, its description)."""
     from floe.local.products import discover_products
-    from floe.runtime.lakehouse import (
+    from floe.runtime.publish.catalog import (
         CATALOG_ENV,
         catalog_target,
         local_catalog_exists,
@@ -484,7 +484,7 @@ def _open_catalog(platform_dir: Path, kind: str) -> tuple[Any, str]:
 @handles_errors
 def catalog_tables(platform_dir: Path, kind: str, as_json: bool) -> None:
     """Every published table: current snapshot, its time, rows and location."""
-    from floe.runtime.lakehouse import list_tables
+    from floe.runtime.publish.catalog import list_tables
 
     opened, description = _open_catalog(platform_dir, kind)
     tables = list_tables(opened) if opened is not None else []
@@ -509,7 +509,8 @@ def catalog_tables(platform_dir: Path, kind: str, as_json: bool) -> None:
 @handles_errors
 def catalog_history(table: str, platform_dir: Path, kind: str, as_json: bool) -> None:
     """The snapshots of TABLE (namespace.table), oldest first; * marks the current one."""
-    from floe.runtime.lakehouse import LakehouseError, history
+    from floe.errors import LakehouseError
+    from floe.runtime.publish.catalog import history
 
     opened, description = _open_catalog(platform_dir, kind)
     if opened is None:

@@ -146,3 +146,10 @@ class UnhealthyError(FloeError):
 
     code = "FLOE700"
     exit_code = 10
+
+
+class LakehouseError(FloeError):
+    """The catalog or a publication failed; the message names the table and column."""
+
+    code = "FLOE900"
+    exit_code = 6

@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 
 from floe.product_files import PROFILES_FILE
-from floe.runtime.lakehouse import published_models
+from floe.runtime.product import published_models
 from floe.schemas.artifacts import CompiledArtifacts
 
 _ENV = jinja2.Environment(

@@ -21,7 +21,7 @@ from floe.errors import DbtError, FloeError, Location
 from floe.local.capacity import WORKER_MIB, run_workers
 from floe.local.outcome import DbtOutcome, read_outcome
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
-from floe.runtime.report import LAST_RUN_FILE, ObservabilitySettings
+from floe.runtime.observe.report import LAST_RUN_FILE, ObservabilitySettings
 
 RUN_LOG = "run.log"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -186,7 +186,7 @@ def _quiet_dagster_logging() -> Iterator[None]:
 def _prepare_shared_catalog(product_dirs: list[Path]) -> None:
     """Create the platform's embedded catalog once, before products publish to it from
     several processes at a time (its SQLite tables are created on first open)."""
-    from floe.runtime.lakehouse import local_target, open_catalog
+    from floe.runtime.publish.catalog import local_target, open_catalog
 
     for platform_dir in sorted({p.resolve().parent for p in product_dirs}):
         open_catalog(local_target(platform_dir / ".floe" / "lakehouse"))
@@ -195,10 +195,10 @@ def _prepare_shared_catalog(product_dirs: list[Path]) -> None:
 WORKER_PRELOAD = [
     "dagster",
     "dagster_dbt",
-    "floe.runtime.dbt_resource",
-    "dbt.cli.main",  # dbt commands fork from the worker (floe.runtime.dbt_fork)
+    "floe.runtime.dbt.resource",
+    "dbt.cli.main",  # dbt commands fork from the worker (floe.runtime.dbt.fork)
     "dbt.adapters.duckdb",
-    "floe.runtime.lakehouse",
+    "floe.runtime.publish.lakehouse",
     "pyiceberg.catalog.sql",
     "floe.local.run",
     "floe.local.frozen_heap",  # last: gc.freeze() what the lines above imported

@@ -141,7 +141,7 @@ def check_observability(product: Path) -> bool:
 
 def check_published(root: Path, product: Path, marts: dict[str, int]) -> bool:
     """Each gold mart is an Iceberg table in the embedded catalog with the mart's rows."""
-    from floe.runtime.lakehouse import list_tables, local_target, open_catalog
+    from floe.runtime.publish.catalog import list_tables, local_target, open_catalog
 
     catalog = open_catalog(local_target(root / ".floe" / "lakehouse"))
     tables = {t.identifier: t for t in list_tables(catalog)}

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from floe.compiler.dbt import run_dbt
-from floe.runtime import dbt_selection, select_all_from_manifest
+from floe.runtime import select_all_from_manifest
+from floe.runtime.dbt import selection as dbt_selection
 from tests.conftest import PRODUCTS, ROOT, run_python
 
 EDGES = ROOT / "tests" / "fixtures" / "selection" / "edges"

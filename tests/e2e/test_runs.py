@@ -97,7 +97,7 @@ def test_published_tables_read_back_through_polaris(
     manifest's Polaris catalog, with data in MinIO, readable by any PyIceberg client."""
     from pyiceberg.catalog import load_catalog
 
-    from floe.runtime.lakehouse import namespace_of, published_models
+    from floe.runtime.product import namespace_of, published_models
     from floe.schemas import CompiledArtifacts
 
     assert set(runs.values()) == {"SUCCESS"}, runs

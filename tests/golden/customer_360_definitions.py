@@ -28,7 +28,7 @@ from dagster_dbt import (
 )
 
 from floe.runtime import publish_and_report, report_dbt_run, select_all_from_manifest
-from floe.runtime.dbt_resource import FloeDbtCliResource
+from floe.runtime.dbt.resource import FloeDbtCliResource
 
 PRODUCT_NAME = 'customer-360'
 PRODUCT_DIR = Path(__file__).resolve().parent
@@ -57,7 +57,7 @@ class _Translator(DagsterDbtTranslator):
 
 
 # Every node is selected: read the selection from manifest.json instead of loading
-# dbt's selection engine at import (floe.runtime.dbt_selection says why).
+# dbt's selection engine at import (floe.runtime.dbt.selection says why).
 with select_all_from_manifest():
 
     @dbt_assets(
@@ -125,7 +125,7 @@ defs = Definitions(
     schedules=[customer_360_schedule],
     resources={
         # dagster-dbt's resource without the adapter handle and `dbt --version` probe it
-        # makes before each command (floe.runtime.dbt_resource says why that is safe)
+        # makes before each command (floe.runtime.dbt.resource says why that is safe)
         "dbt": FloeDbtCliResource(
             project_dir=dbt_project,
             profiles_dir=str(PROFILES_DIR),

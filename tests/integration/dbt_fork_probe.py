@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from floe.runtime.dbt_fork import ForkedDbt, fork_safe, native_threads, own_dbt_executable
+from floe.runtime.dbt.fork import ForkedDbt, fork_safe, native_threads, own_dbt_executable
 
 
 def build_args(product: Path) -> list[str]:
@@ -80,7 +80,7 @@ def _statuses(invocation: Any) -> dict[str, str]:
 def resource(product: Path) -> dict[str, Any]:
     from dagster_dbt import DbtCliResource
 
-    from floe.runtime.dbt_resource import FloeDbtCliResource
+    from floe.runtime.dbt.resource import FloeDbtCliResource
 
     manifest = product / "target" / "manifest.json"
     floe_run = FloeDbtCliResource(**resource_settings(product)).cli(["build"], manifest=manifest)
@@ -100,7 +100,7 @@ def after_inprocess_parse(product: Path) -> dict[str, Any]:
     """dbt parsing in this process starts dbt_extractor's rayon pool: no more forks."""
     from dbt.cli.main import dbtRunner
 
-    from floe.runtime.dbt_resource import FloeDbtCliResource
+    from floe.runtime.dbt.resource import FloeDbtCliResource
 
     before = fork_safe()
     os.chdir(product)

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from floe.runtime import dbt_fork
-from floe.runtime.dbt_fork import (
+from floe.runtime.dbt import fork as dbt_fork
+from floe.runtime.dbt.fork import (
     EXIT_ERROR,
     EXIT_NODE_FAILURE,
     EXIT_SUCCESS,
     ForkedDbt,
     own_dbt_executable,
 )
-from floe.runtime.dbt_launch import RUNNER_SWITCH, dbt_started_here, runner_for
+from floe.runtime.dbt.launch import RUNNER_SWITCH, dbt_started_here, runner_for
 from tests.conftest import run_python
 
 PROBE = Path(__file__).with_name("dbt_fork_probe.py")

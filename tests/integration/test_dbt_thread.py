@@ -18,10 +18,10 @@ import duckdb
 import pytest
 
 from floe.errors import FloeError
-from floe.runtime import dbt_thread
-from floe.runtime.dbt_fork import EXIT_ERROR, EXIT_NODE_FAILURE, EXIT_SUCCESS, own_dbt_executable
-from floe.runtime.dbt_launch import RUNNER_SWITCH, chosen_runner, runner_for
-from floe.runtime.dbt_thread import DbtThread
+from floe.runtime.dbt import thread as dbt_thread
+from floe.runtime.dbt.fork import EXIT_ERROR, EXIT_NODE_FAILURE, EXIT_SUCCESS, own_dbt_executable
+from floe.runtime.dbt.launch import RUNNER_SWITCH, chosen_runner, runner_for
+from floe.runtime.dbt.thread import DbtThread
 from tests.integration.dbt_fork_probe import build_args, events, resource_settings
 
 
@@ -90,7 +90,7 @@ def test_the_resource_runs_dbt_on_a_thread_in_the_project_directory(
     first version of this had: they landed in the caller's directory)."""
     from dagster_dbt import DbtCliResource
 
-    from floe.runtime.dbt_resource import FloeDbtCliResource
+    from floe.runtime.dbt.resource import FloeDbtCliResource
 
     monkeypatch.chdir(tmp_path)
     database = product / "target" / "demo.duckdb"
@@ -188,7 +188,7 @@ def test_a_dbt_thread_dagster_dbt_never_started_does_not_block_the_next_command(
     dbt thread holding the process: the next command runs on a thread again."""
     from dagster_dbt.core import dbt_cli_invocation
 
-    from floe.runtime.dbt_launch import dbt_started_here
+    from floe.runtime.dbt.launch import dbt_started_here
 
     own = str(own_dbt_executable())
     with pytest.raises(ValueError, match="after Popen"), dbt_started_here():

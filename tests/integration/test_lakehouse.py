@@ -1,7 +1,7 @@
 """Issue 13: every product's published models are Iceberg tables in the embedded catalog.
 
 Real files only: the demo is compiled and materialized in-process (the generated
-definitions publish through floe.runtime.lakehouse with PyIceberg's SQL catalog on
+definitions publish through floe.runtime.publish with PyIceberg's SQL catalog on
 SQLite), then read back with PyIceberg and compared with the DuckDB marts.
 """
 
@@ -20,19 +20,18 @@ from click.testing import CliRunner
 
 from floe.cli import main
 from floe.compiler.loader import load_manifest
-from floe.errors import ConfigValidationError, SecretLiteralError
+from floe.errors import ConfigValidationError, LakehouseError, SecretLiteralError
 from floe.local.compile_all import compile_all
 from floe.local.run import run_product
-from floe.runtime.lakehouse import (
-    LakehouseError,
+from floe.runtime.product import published_models
+from floe.runtime.publish.catalog import (
     catalog_target,
     local_target,
     open_catalog,
-    publish_model,
-    published_models,
     resolve_reference,
     secret_env_name,
 )
+from floe.runtime.publish.lakehouse import publish_model
 from tests.conftest import DEMO_MANIFEST, PRODUCTS, copy_demo
 
 GOLD = {

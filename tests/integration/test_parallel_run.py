@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from floe.runtime.lakehouse import list_tables, local_target, open_catalog
+from floe.runtime.publish.catalog import list_tables, local_target, open_catalog
 from tests.conftest import PRODUCTS, run_python
 
 

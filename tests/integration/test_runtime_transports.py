@@ -19,8 +19,8 @@ import jsonschema
 import pytest
 
 from floe.local.run import run_product
-from floe.runtime.otlp import traces_url
-from floe.runtime.report import report_dbt_run
+from floe.runtime.observe.otlp import traces_url
+from floe.runtime.observe.report import report_dbt_run
 from tests.openlineage_schema import RUN_EVENT
 
 

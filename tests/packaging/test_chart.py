@@ -306,7 +306,7 @@ def test_issue_13_dagster_pods_publish_to_the_platform_catalog_with_mounted_cred
 ) -> None:
     """Runs in the cluster publish to Polaris (FLOE_CATALOG=platform) and find every
     credential the manifest references where floe's runtime reads it."""
-    from floe.runtime.lakehouse import CATALOG_ENV, DEFAULT_SECRETS_DIR, PLATFORM
+    from floe.runtime.publish.catalog import CATALOG_ENV, DEFAULT_SECRETS_DIR, PLATFORM
 
     pod = _merged(name)["dagster"][component]
     assert pod["env"][CATALOG_ENV] == PLATFORM

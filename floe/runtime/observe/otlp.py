@@ -1,5 +1,5 @@
 """Where OTLP/HTTP traces go for a manifest's telemetry endpoint (the spans themselves are
-made and exported by the OpenTelemetry SDK: floe.runtime.tracing)."""
+made and exported by the OpenTelemetry SDK: floe.runtime.observe.tracing)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Turn a finished dbt invocation (``run_results.json``) and each lakehouse publication into
-OpenLineage events (openlineage-python, floe.runtime.lineage) and spans (the OpenTelemetry
-SDK, floe.runtime.tracing)."""
+OpenLineage events (openlineage-python, floe.runtime.observe.lineage) and spans (the OpenTelemetry
+SDK, floe.runtime.observe.tracing)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from floe.runtime.otlp import traces_url
+from floe.runtime.observe.otlp import traces_url
+from floe.runtime.product import duckdb_file, read_artifacts, relation_of
 
 PRODUCER = "https://github.com/floe-data/floe/tree/main/floe/runtime"
-ARTIFACTS_FILE = "compiled_artifacts.json"
 LAST_RUN_FILE = "last_run.json"
-
-
-def read_artifacts(product_dir: Path) -> dict[str, Any]:
-    return dict(json.loads((product_dir / ARTIFACTS_FILE).read_text(encoding="utf-8")))
 
 
 @dataclass(frozen=True)
@@ -78,8 +74,7 @@ def report_dbt_run(
     Returns (and writes to ``<output_dir>/last_run.json``) where each went and the test
     counts, for logs and the local run summary.
     """
-    from floe.runtime.dbt_facets import node_facts
-    from floe.runtime.lakehouse import duckdb_file
+    from floe.runtime.observe.dbt_facets import node_facts
 
     env = os.environ if env is None else env
     artifacts = read_artifacts(product_dir)
@@ -111,7 +106,7 @@ def report_dbt_run(
 
 
 def _lineage(settings: ObservabilitySettings, env: Mapping[str, str]) -> Any:
-    from floe.runtime.lineage import LineageEmitter
+    from floe.runtime.observe.lineage import LineageEmitter
 
     return LineageEmitter.create(
         settings.lineage_transport, settings.output_dir, settings.lineage_endpoint, env
@@ -147,7 +142,7 @@ def _emit_dbt_lineage(
     job_name: str,
     database: Path,
 ) -> None:
-    from floe.runtime import lineage as ol
+    from floe.runtime.observe import lineage as ol
 
     namespace = f"duckdb://{database}"
     parent = ol.parent_facet(settings.namespace, job_name, run_id)
@@ -226,7 +221,7 @@ def _emit_dbt_lineage(
 
 
 def _nanos(text: str | None) -> int:
-    from floe.runtime.lineage import iso
+    from floe.runtime.observe.lineage import iso
 
     moment = datetime.fromisoformat(iso(text).replace("Z", "+00:00"))
     return int(moment.timestamp() * 1_000_000_000)
@@ -245,7 +240,7 @@ def _trace_dbt_run(
     from opentelemetry import trace
     from opentelemetry.trace import Status, StatusCode
 
-    from floe.runtime.tracing import FallbackExporter, tracer_provider
+    from floe.runtime.observe.tracing import FallbackExporter, tracer_provider
 
     telemetry = artifacts["observability"]["telemetry"]
     resource = {
@@ -311,7 +306,7 @@ def _trace_dbt_run(
 def report_publication(
     product_dir: Path,
     model: str,
-    identifier: str,
+    dataset: tuple[str, str],
     run_id: str,
     outcome: Any,
     *,
@@ -320,9 +315,8 @@ def report_publication(
     """OpenLineage for one publication: START when ``outcome`` is None, COMPLETE when it
     is the Published result, FAIL (with the error) when it is an exception.  The input is
     the dbt model's DuckDB relation, the output the Iceberg table by its catalog identity
-    (with its schema once published)."""
-    from floe.runtime import lineage as ol
-    from floe.runtime.lakehouse import catalog_namespace, duckdb_file, relation_of
+    (with its schema once published): ``dataset`` is its (namespace, name) in lineage."""
+    from floe.runtime.observe import lineage as ol
 
     env = os.environ if env is None else env
     artifacts = read_artifacts(product_dir)
@@ -352,14 +346,14 @@ def report_publication(
         ol.run_event(
             kind,
             ol.iso(None),
-            ol.node_run_id(run_id, f"publish/{identifier}"),
+            ol.node_run_id(run_id, f"publish/{dataset[1]}"),
             settings.namespace,
             f"{settings.product}.publish.{model}",
             inputs=[ol.InputDataset(namespace=source, name=relation)],
             outputs=[
                 ol.OutputDataset(
-                    namespace=catalog_namespace(product_dir, artifacts, env),
-                    name=identifier,
+                    namespace=dataset[0],
+                    name=dataset[1],
                     facets=_published_facets(outcome, source, relation),
                 )
             ],
@@ -372,7 +366,7 @@ def report_publication(
 def _published_facets(outcome: Any, source: str, relation: str) -> dict[str, Any]:
     """Once published: the Iceberg table's schema, and each column's lineage from the
     same-named column of the dbt relation it was copied from."""
-    from floe.runtime import lineage as ol
+    from floe.runtime.observe import lineage as ol
 
     columns = dict(getattr(outcome, "columns", ()) or ())
     if not columns:

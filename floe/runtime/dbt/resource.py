@@ -13,7 +13,7 @@ hand-run ``dbt build`` never pays for, and that floe's definitions never use:
   in-process.
 
 ``FloeDbtCliResource`` skips both, and runs this interpreter's dbt in the running process
-(on a thread, or a fork of it) rather than a fresh interpreter (``floe.runtime.dbt_launch``:
+(on a thread, or a fork of it) rather than a fresh interpreter (``floe.runtime.dbt.launch``:
 dbt is not imported again for every command). It is otherwise dagster-dbt's resource: the
 same dbt command line, event stream, exit codes, asset events and errors. It covers the
 private hook names of both stacks floe runs on (dagster-dbt 0.25 in the image, 0.29 in
@@ -30,9 +30,9 @@ from typing import Any
 from dagster_dbt import DbtCliResource
 from packaging import version
 
-from floe.runtime.dbt_fork import ForkedDbt
-from floe.runtime.dbt_launch import RUNNER_SWITCH, dbt_started_here
-from floe.runtime.dbt_thread import DbtThread
+from floe.runtime.dbt.fork import ForkedDbt
+from floe.runtime.dbt.launch import RUNNER_SWITCH, dbt_started_here
+from floe.runtime.dbt.thread import DbtThread
 
 
 def installed_dbt_version() -> version.Version:

@@ -10,7 +10,7 @@ handles as it handles Ctrl-C (it cancels its queries and ends the command).
 
 One process holds one dbt invocation at a time: dbt keeps its flags, event manager,
 adapters and working directory in process-wide state.  While one command runs, a second
-one is refused (``busy()``: ``floe.runtime.dbt_launch`` then forks or starts a process);
+one is refused (``busy()``: ``floe.runtime.dbt.launch`` then forks or starts a process);
 the environment dagster-dbt built for the command is put in ``os.environ`` for its
 duration and the previous one restored afterwards, as is the working directory.  dbt's
 paths (target, log, profiles) are made absolute, but relative paths inside the project
@@ -35,7 +35,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
-from floe.runtime.dbt_fork import EXIT_ERROR, PopenLike, invoke_dbt
+from floe.runtime.dbt.fork import EXIT_ERROR, PopenLike, invoke_dbt
 
 _ONE_DBT = threading.Lock()  # one dbt invocation per process (dbt's state is global)
 

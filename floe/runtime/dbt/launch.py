@@ -48,7 +48,7 @@ def chosen_runner(environ: Mapping[str, str] | None = None) -> str:
 
 
 def _is_own_dbt(executable: str) -> bool:
-    from floe.runtime.dbt_fork import own_dbt_executable
+    from floe.runtime.dbt.fork import own_dbt_executable
 
     try:
         return Path(executable).resolve() == own_dbt_executable().resolve()
@@ -58,7 +58,8 @@ def _is_own_dbt(executable: str) -> bool:
 
 def runner_for(executable: str, environ: Mapping[str, str] | None = None) -> str:
     """How a command of ``executable`` starts now: thread, fork or subprocess."""
-    from floe.runtime import dbt_fork, dbt_thread
+    from floe.runtime.dbt import fork as dbt_fork
+    from floe.runtime.dbt import thread as dbt_thread
 
     wanted = chosen_runner(environ)
     if wanted == "subprocess" or not _is_own_dbt(executable):
@@ -91,12 +92,12 @@ class _SubprocessWithDbtHere(ModuleType):
             return subprocess.Popen(args, **kwargs)
         runner = runner_for(str(args[0]), kwargs.get("env"))
         if runner == "thread":
-            from floe.runtime.dbt_thread import DbtThread
+            from floe.runtime.dbt.thread import DbtThread
 
             self.threads.append(DbtThread(args, **kwargs))
             return self.threads[-1]
         if runner == "fork":
-            from floe.runtime.dbt_fork import ForkedDbt
+            from floe.runtime.dbt.fork import ForkedDbt
 
             return ForkedDbt(args, **kwargs)
         return subprocess.Popen(args, **kwargs)

@@ -18,7 +18,7 @@ keeps).  So dbt forks only when every other thread of the process is a Python th
 (idle executors, whose locks dbt never takes) or jemalloc's background thread (which
 handles fork itself); otherwise it starts as a plain subprocess.
 
-``floe.runtime.dbt_launch`` chooses between a thread (``floe.runtime.dbt_thread``), this
+``floe.runtime.dbt.launch`` chooses between a thread (``floe.runtime.dbt.thread``), this
 fork and a plain subprocess for each command.
 """
 

@@ -1,0 +1,48 @@
+"""What the runtime reads about a compiled product: its compiled_artifacts.json, its
+DuckDB file, the relation of each dbt model, and which models it publishes.
+
+Standard library only; every runtime package (dbt, publish, observe) reads these.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from floe.errors import LakehouseError, Location
+from floe.product_files import ARTIFACTS_FILE
+
+
+def read_artifacts(product_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((Path(product_dir) / ARTIFACTS_FILE).read_text(encoding="utf-8")))
+
+
+def published_models(artifacts: Mapping[str, Any]) -> list[str]:
+    """Gold-tier models, plus any with ``publish: true``, minus any with ``publish: false``."""
+    out = []
+    for model in artifacts["transforms"]["models"]:
+        publish = model.get("publish")
+        if publish is True or (publish is None and model["tier"] == "gold"):
+            out.append(str(model["name"]))
+    return out
+
+
+def namespace_of(artifacts: Mapping[str, Any]) -> str:
+    return str(artifacts["identity"]["module_name"])
+
+
+def relation_of(product_dir: Path, model: str) -> str:
+    """The model's relation in DuckDB, from dbt's target/manifest.json."""
+    manifest = json.loads((product_dir / "target" / "manifest.json").read_text(encoding="utf-8"))
+    for node in (manifest.get("nodes") or {}).values():
+        if node.get("resource_type") == "model" and node.get("name") == model:
+            return str(node.get("relation_name") or f'"{node["schema"]}"."{node["alias"]}"')
+    raise LakehouseError(f"model {model} is not in target/manifest.json", Location(product_dir))
+
+
+def duckdb_file(product_dir: Path, artifacts: Mapping[str, Any]) -> Path:
+    for profile in artifacts["dbt_profiles"].values():
+        return product_dir / str(profile["outputs"][profile["target"]]["path"])
+    raise LakehouseError("no dbt profile in compiled_artifacts.json", Location(product_dir))
