@@ -62,8 +62,9 @@ def main() -> None:
     `floe dev` serves them in the Dagster UI.
 
     Exit codes: 0 ok, 3 missing file, 4 invalid input, 5 floe.yaml/dbt mismatch,
-    6 dbt failed, 7 strict governance failed, 8 missing prerequisite, 9 cannot write,
-    10 a platform service is unhealthy.
+    6 dbt or a publication failed, 7 strict governance failed, 8 missing prerequisite,
+    9 cannot write, 10 a platform service is unhealthy, 11 a data contract changed
+    without the version it needs.
     """
 
 
@@ -483,7 +484,8 @@ def _open_catalog(platform_dir: Path, kind: str) -> tuple[Any, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the tables as JSON.")
 @handles_errors
 def catalog_tables(platform_dir: Path, kind: str, as_json: bool) -> None:
-    """Every published table: current snapshot, its time, rows and location."""
+    """Every published table: current snapshot, its time, rows, the data contract it was
+    published under, and its location."""
     from floe.runtime.publish.catalog import list_tables
 
     opened, description = _open_catalog(platform_dir, kind)
@@ -496,9 +498,10 @@ def catalog_tables(platform_dir: Path, kind: str, as_json: bool) -> None:
         return
     click.echo(f"{len(tables)} table(s) in {description}:")
     for t in tables:
+        contract = f"  contract {t.contract}" if t.contract else "  no contract"
         click.echo(
             f"  {t.identifier:<40} snapshot {t.snapshot_id} at {t.committed_at}  "
-            f"{t.rows} rows  {t.location}"
+            f"{t.rows} rows{contract}  {t.location}"
         )
 
 
@@ -526,6 +529,83 @@ def catalog_history(table: str, platform_dir: Path, kind: str, as_json: bool) ->
             f" {mark} {snap['snapshot_id']}  {snap['committed_at']}  {snap['operation']:<9} "
             f"{snap['rows']} rows  run {snap['run_id']}  version {snap['product_version']}"
         )
+
+
+# ---------------------------------------------------------------- contract
+
+
+@main.group()
+def contract() -> None:
+    """Data contracts: what each published table promises (ODCS v3, datacontract.yaml).
+
+    floe checks a product's contract at compile (against the dbt project) and before
+    every publication (against the data, in DuckDB); a change consumers rely on needs a
+    new contract version, a breaking one a new major.
+    """
+
+
+@contract.command("init")
+@click.argument("product_dir", type=DirArg)
+@handles_errors
+def contract_init(product_dir: Path) -> None:
+    """Write PRODUCT_DIR/datacontract.yaml from what floe knows of the product.
+
+    Tables: the published models; columns and types from the built tables (or the dbt
+    manifest where the product has not run); required / unique / primaryKey from the
+    not_null and unique tests; descriptions from the dbt docs. Says what it guessed.
+    An existing contract is never replaced (exit 9).
+    """
+    from floe.local.contracts import init_contract
+
+    done = init_contract(product_dir)
+    for guess in done.guesses:
+        click.secho(f"guessed: {guess}", fg="yellow", err=True)
+    click.echo(f"wrote {done.path} ({len(done.tables)} table(s): {', '.join(done.tables)})")
+    click.echo("next: review it, then floe compile checks it against the dbt project")
+
+
+@contract.command("diff")
+@click.argument("product_dir", type=DirArg)
+@click.option(
+    "--against",
+    default="published",
+    show_default=True,
+    help="'published' (the contract each table was last published under, from the "
+    "catalog) or another contract file (e.g. the main branch's).",
+)
+@click.option(
+    "--catalog",
+    "kind",
+    type=click.Choice(["local", "platform"]),
+    envvar="FLOE_CATALOG",
+    default="local",
+    show_default=True,
+    help="With --against published: which catalog (FLOE_CATALOG sets the default).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@handles_errors
+def contract_diff(product_dir: Path, against: str, kind: str, as_json: bool) -> None:
+    """Every change of PRODUCT_DIR's contract, breaking or not; exit 11 when its version
+    does not allow them (a breaking change without a new major), so CI can gate on it."""
+    import os
+
+    from floe.local.contracts import (
+        diff_against_file,
+        diff_against_published,
+        raise_if_unversioned,
+    )
+
+    if against == "published":
+        report = diff_against_published(product_dir, {**os.environ, "FLOE_CATALOG": kind})
+    else:
+        report = diff_against_file(product_dir, Path(against))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(f"{product_dir} against {report.against}:")
+        for line in report.lines:
+            click.echo(f"  {line}")
+    raise_if_unversioned(report)
 
 
 # ---------------------------------------------------------------- init

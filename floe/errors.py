@@ -148,8 +148,28 @@ class UnhealthyError(FloeError):
     exit_code = 10
 
 
+class ContractError(FloeError):
+    """A data contract (datacontract.yaml) is not a valid ODCS v3 document floe can check."""
+
+    code = "FLOE105"
+    exit_code = 4
+
+
+class ContractVersionError(FloeError):
+    """A contract change without the version bump it needs (a breaking change: a new major)."""
+
+    code = "FLOE410"
+    exit_code = 11
+
+
 class LakehouseError(FloeError):
     """The catalog or a publication failed; the message names the table and column."""
 
     code = "FLOE900"
     exit_code = 6
+
+
+class ContractViolation(LakehouseError):
+    """The data about to be published breaks its contract; the table keeps its snapshot."""
+
+    code = "FLOE910"

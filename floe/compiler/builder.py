@@ -9,6 +9,7 @@ from typing import Any
 
 from floe import __version__
 from floe.compiler.resolve import resolve_observability, resolve_plugins
+from floe.contracts.model import DataContract
 from floe.schemas.artifacts import (
     ArtifactsMetadata,
     CompiledArtifacts,
@@ -42,6 +43,7 @@ def build_artifacts(
     observability: ObservabilityConfig | None = None,
     compiled_at: datetime | None = None,
     content_hash: str | None = None,
+    contract: DataContract | None = None,
 ) -> CompiledArtifacts:
     """The contract for one product; ``governance`` is carried through as given (AC-9.7)."""
     compute = manifest.plugins.compute
@@ -85,4 +87,5 @@ def build_artifacts(
         enforcement_result=enforcement_result or EnforcementResultSummary(),
         observability=observability or resolve_observability(manifest, spec),
         schedule=spec.schedule,
+        contract=contract,
     )

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from floe.compiler.builder import build_artifacts, source_hash
+from floe.compiler.contracts import check_contract, load_product_contract, missing_contracts
 from floe.compiler.dbt import dbt_compile, load_dbt_manifest, read_dbt_project
 from floe.compiler.governance import EnforcementResult, enforce
-from floe.compiler.governance.graph import build_graph
+from floe.compiler.governance.graph import DbtGraph, build_graph
 from floe.compiler.governance.policies import lineage_policy
 from floe.compiler.loader import Loaded, LoadWarning, load_manifest, load_spec
 from floe.compiler.profiles import build_profiles, render_profiles, target_name
 from floe.compiler.resolve import effective_enforcement_level, resolve_governance
 from floe.compiler.writer import temporary_dir, write_atomic
+from floe.contracts.model import DataContract
 from floe.errors import LineageMismatchError, Location, PolicyViolationError
 from floe.product_files import (  # noqa: F401 - re-exported: the compiler's file names
     ARTIFACTS_FILE,
@@ -23,7 +25,7 @@ from floe.product_files import (  # noqa: F401 - re-exported: the compiler's fil
     PROFILES_FILE,
     PROFILES_NAME,
 )
-from floe.schemas.artifacts import CompiledArtifacts
+from floe.schemas.artifacts import CompiledArtifacts, ResolvedGovernance
 from floe.schemas.manifest import PlatformManifest
 from floe.schemas.spec import FloeSpec
 
@@ -112,14 +114,26 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
         spec.model.governance.policy_enforcement_level if spec.model.governance else None,
     )
     result = enforce(graph, spec.model, governance, level, checked_before=("lineage",))
+    contract, contract_path = load_product_contract(product_dir)
+    published = [t.name for t in spec.model.transforms if t.published]
+    result = _with_contract_findings(
+        result, contract, contract_path, graph, published, governance, spec.path.name
+    )
+    sources = [spec.text.encode(), manifest.text.encode()]
+    if contract_path is not None:
+        sources.append(contract_path.read_bytes())
     artifacts = build_artifacts(
         spec.model,
         manifest.model,
         dbt_profiles=profiles,
         governance=governance,
         enforcement_result=result.summary(),
-        content_hash=source_hash([spec.text.encode(), manifest.text.encode()]),
+        content_hash=source_hash(sources),
+        contract=contract,
     )
+    warnings = [*manifest.warnings, *spec.warnings]
+    if contract is not None and contract_path is not None:
+        warnings += check_published_versions(product_dir, artifacts, contract, contract_path)
     compiled = CompileResult(
         artifacts=artifacts,
         spec=spec,
@@ -127,7 +141,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
         profiles_text=profiles_text,
         dbt_manifest_path=dbt_manifest_path,
         enforcement=result,
-        warnings=[*manifest.warnings, *spec.warnings],
+        warnings=warnings,
     )
     if result.blocking:
         error = PolicyViolationError(
@@ -139,6 +153,64 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
         error.result = compiled  # type: ignore[attr-defined]
         raise error
     return compiled
+
+
+def _with_contract_findings(
+    result: EnforcementResult,
+    contract: DataContract | None,
+    contract_path: Path | None,
+    graph: DbtGraph,
+    published: list[str],
+    governance: ResolvedGovernance | None,
+    spec_file: str,
+) -> EnforcementResult:
+    """The data contract's findings added to the governance result (a contract that
+    promises a table floe does not publish is a ContractError whatever the level)."""
+    findings = []
+    if contract is not None and contract_path is not None:
+        findings = check_contract(contract, graph, published, contract_path=contract_path)
+    if governance is not None and governance.require_contracts:
+        findings += missing_contracts(contract, published, graph, spec_file)
+    if result.level == "off" or (contract is None and not findings):
+        return result
+    violations = sorted(
+        [*result.violations, *findings], key=lambda v: (v.model, v.code, v.column or "")
+    )
+    return replace(result, violations=violations, policy_types=[*result.policy_types, "contracts"])
+
+
+def check_published_versions(
+    product_dir: Path, artifacts: CompiledArtifacts, contract: DataContract, contract_path: Path
+) -> list[LoadWarning]:
+    """ContractVersionError when a table's contract changed against the one it was last
+    published under without the version bump the change needs (a breaking change: a new
+    major).  A catalog that cannot be read is a warning: the check then happens at
+    publication."""
+    from floe.contracts.versioning import check_version
+    from floe.errors import FloeError
+    from floe.runtime.publish.catalog import published_contracts
+
+    data = artifacts.model_dump(mode="json")
+    try:
+        published = published_contracts(product_dir, data, [t.model for t in contract.tables])
+    except FloeError as exc:
+        return [
+            LoadWarning(
+                f"contract versions not compared with the catalog ({exc.message}); "
+                "publication checks them",
+                Location(contract_path),
+            )
+        ]
+    line = int(contract.version_source.rpartition(":")[2] or 0)
+    for table in contract.tables:
+        check_version(
+            contract,
+            table,
+            published.get(table.model),
+            f"{artifacts.identity.module_name}.{table.model}",
+            Location(contract_path, line, 0, "version"),
+        )
+    return []
 
 
 def compile_pipeline(spec_path: Path, manifest_path: Path | None = None) -> CompiledArtifacts:

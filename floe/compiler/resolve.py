@@ -96,4 +96,7 @@ def resolve_governance(manifest: PlatformManifest, spec: FloeSpec) -> ResolvedGo
         quality_gates=_strengthen_gates(
             base.quality_gates if base else None, extra.quality_gates if extra else None
         ),
+        require_contracts=bool(base and base.require_contracts)
+        or bool(extra and extra.require_contracts)
+        or None,
     )

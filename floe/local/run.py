@@ -34,6 +34,16 @@ LOCAL_OBSERVABILITY_ENV = {
 
 
 @dataclass(frozen=True)
+class TableStatus:
+    table: str  # namespace.model
+    status: str  # published | blocked | failed
+    detail: str
+
+    def line(self) -> str:
+        return f"    {self.status:<9} -> {self.table}: {self.detail}"
+
+
+@dataclass(frozen=True)
 class ProductRun:
     name: str
     success: bool
@@ -47,6 +57,8 @@ class ProductRun:
     errors: list[str] = field(default_factory=list)
     outcome: DbtOutcome | None = None  # what dbt did, when it got as far as running
     published: list[dict[str, Any]] = field(default_factory=list)  # lakehouse tables
+    # every published model's fate in this run: published / blocked (by what) / failed
+    publications: list[TableStatus] = field(default_factory=list)
 
     @property
     def stale(self) -> list[str]:
@@ -131,7 +143,10 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
         for event in result.get_asset_materialization_events()
         if event.asset_key is not None and event.asset_key.path[0] == "lakehouse"
     ]
-    errors = [_failure_text(event) for event in result.all_events if event.is_failure]
+    failures = {
+        str(event.step_key): _failure_text(event) for event in result.all_events if event.is_failure
+    }
+    errors = list(failures.values())
     last_path = settings.output_dir / LAST_RUN_FILE
     last = json.loads(last_path.read_text(encoding="utf-8")) if last_path.is_file() else {}
     if last.get("run_id") != result.run_id:
@@ -140,6 +155,9 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
     tables = table_row_counts(database) if database.is_file() else {}
     run_results = Path(str(last.get("run_results", "")))
     outcome = read_outcome(run_results) if last and run_results.is_file() else None
+    publications = publication_statuses(
+        artifacts, published, failures, run_results if outcome is not None else None
+    )
     return ProductRun(
         name=artifacts["metadata"]["product_name"],
         success=result.success,
@@ -153,7 +171,46 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
         errors=errors[:5],
         outcome=outcome,
         published=published,
+        publications=publications,
     )
+
+
+def publication_statuses(
+    artifacts: dict[str, Any],
+    published: list[dict[str, Any]],
+    failures: dict[str, str],
+    run_results: Path | None,
+) -> list[TableStatus]:
+    """Each published model as published, blocked (a publication blocked by the gate, or
+    skipped by Dagster because its model did not build) or failed (an audit, a contract,
+    the catalog)."""
+    from floe.runtime.product import namespace_of, published_models
+    from floe.runtime.publish.gate import read_blockers
+
+    namespace = namespace_of(artifacts)
+    done = {str(p["table"]): p for p in published}
+    out = []
+    for model in published_models(artifacts):
+        table = f"{namespace}.{model}"
+        if table in done:
+            p = done[table]
+            detail = f"{p['rows']} rows, snapshot {p['snapshot_id']} ({p['catalog']})"
+            if p.get("contract"):
+                detail += f"; contract {p['contract']}"
+            out.append(TableStatus(table, "published", detail))
+            continue
+        failure = next(
+            (f for k, f in failures.items() if k == f"lakehouse__{namespace}__{model}"), None
+        )
+        if failure is not None:
+            text = failure.split(": ", 1)[-1]
+            status = "blocked" if "FLOE930" in text else "failed"
+            out.append(TableStatus(table, status, text.splitlines()[0]))
+            continue
+        found = read_blockers(run_results, model) if run_results is not None else []
+        why = f"by {', '.join(found[:5])}" if found else "not run (an earlier step failed)"
+        out.append(TableStatus(table, "blocked", why))
+    return out
 
 
 def _failure_text(event: Any) -> str:
@@ -344,6 +401,11 @@ def run_error(run: ProductRun, product_dir: Path) -> DbtError:
     )
 
 
+def _is_publication_step(error: str) -> bool:
+    step = error.split(": ", 1)[0]
+    return step.startswith("lakehouse__") or step.endswith("dbt_build")
+
+
 def format_run(run: ProductRun) -> str:
     outcome = run.outcome
     tests = f"tests {run.tests_passed} passed, {run.tests_failed} failed"
@@ -358,19 +420,17 @@ def format_run(run: ProductRun) -> str:
     if outcome is not None:
         for problem in outcome.problems:
             lines += [f"    {line}" for line in problem.lines()]
-    elif not run.success:  # dbt did not get as far as running: say what stopped it
-        lines += [f"    {line}" for line in run.errors]
+    if not run.success and (outcome is None or not outcome.problems):
+        # dbt did not get as far as running, or what failed came after it; publications
+        # have their own lines below
+        lines += [f"    {line}" for line in run.errors if not _is_publication_step(line)]
     stale = set(run.stale)
     lines += [
         f"    {table:<45} {rows:>8} rows"
         + ("  (stale: not rebuilt in this run)" if table in stale else "")
         for table, rows in run.tables.items()
     ]
-    lines += [
-        f"    published -> {p['table']}: {p['rows']} rows, snapshot {p['snapshot_id']} "
-        f"({p['catalog']})"
-        for p in run.published
-    ]
+    lines += [status.line() for status in run.publications]
     lines += [f"    lineage -> {run.lineage}", f"    spans   -> {run.spans}"]
     if run.log:
         lines.append(f"    dbt log -> {run.log}")

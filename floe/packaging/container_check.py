@@ -140,18 +140,25 @@ def check_observability(product: Path) -> bool:
 
 
 def check_published(root: Path, product: Path, marts: dict[str, int]) -> bool:
-    """Each gold mart is an Iceberg table in the embedded catalog with the mart's rows."""
+    """Each gold mart is an Iceberg table in the embedded catalog with the mart's rows,
+    published (write-audit-publish) under the product's data contract when it has one."""
     from floe.runtime.publish.catalog import list_tables, local_target, open_catalog
 
+    artifacts = json.loads((product / "compiled_artifacts.json").read_text(encoding="utf-8"))
+    contract = artifacts.get("contract") or {}
+    promised = {t["model"] for t in contract.get("tables", [])}
+    expected = f"{contract.get('id')} {contract.get('version')}"
     catalog = open_catalog(local_target(root / ".floe" / "lakehouse"))
     tables = {t.identifier: t for t in list_tables(catalog)}
     ok = True
     for model, rows in marts.items():
         found = tables.get(f"{product.name}.{model}")
         published = found.rows if found else None
+        under = found.contract if found else None
         detail = f"{product.name}.{model}: {published} rows, snapshot "
-        detail += str(found.snapshot_id if found else None)
-        ok = _report("published to the lakehouse", product.name, published == rows, detail) and ok
+        detail += f"{found.snapshot_id if found else None}, contract {under}"
+        good = published == rows and (model not in promised or under == expected)
+        ok = _report("published to the lakehouse", product.name, good, detail) and ok
     return ok
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from floe.errors import LakehouseError, Location
 from floe.product_files import ARTIFACTS_FILE
+from floe.schemas.spec import is_published
 
 
 def read_artifacts(product_dir: Path) -> dict[str, Any]:
@@ -21,12 +22,11 @@ def read_artifacts(product_dir: Path) -> dict[str, Any]:
 
 def published_models(artifacts: Mapping[str, Any]) -> list[str]:
     """Gold-tier models, plus any with ``publish: true``, minus any with ``publish: false``."""
-    out = []
-    for model in artifacts["transforms"]["models"]:
-        publish = model.get("publish")
-        if publish is True or (publish is None and model["tier"] == "gold"):
-            out.append(str(model["name"]))
-    return out
+    return [
+        str(m["name"])
+        for m in artifacts["transforms"]["models"]
+        if is_published(m["tier"], m.get("publish"))
+    ]
 
 
 def namespace_of(artifacts: Mapping[str, Any]) -> str:

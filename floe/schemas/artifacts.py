@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from floe.contracts.model import DataContract
 from floe.schemas._base import EnforcementLevel, FrozenModel
 from floe.schemas.manifest import (
     DEFAULT_OTLP_ENDPOINT,
@@ -69,6 +70,7 @@ class ResolvedGovernance(FrozenModel):
     data_retention_days: int | None = None
     naming: NamingConfig | None = None
     quality_gates: QualityGatesConfig | None = None
+    require_contracts: bool | None = None
 
     def dbt_vars(self) -> dict[str, Any]:
         """dbt vars that carry governance into SQL (the shared floe_retention macro)."""
@@ -121,6 +123,8 @@ class CompiledArtifacts(FrozenModel):
     enforcement_result: EnforcementResultSummary = Field(default_factory=EnforcementResultSummary)
     observability: ObservabilityConfig
     schedule: ScheduleSpec | None = None
+    # the product's data contract (datacontract.yaml), normalized; checked at publication
+    contract: DataContract | None = None
 
     def to_json(self) -> str:
         """Stable JSON (sorted keys, two-space indent, trailing newline)."""

@@ -242,6 +242,8 @@ class GovernanceConfig(FrozenModel):
     data_retention_days: int | None = Field(default=None, ge=1, le=36500)
     naming: NamingConfig | None = None
     quality_gates: QualityGatesConfig | None = None
+    # every published table needs a data contract (datacontract.yaml) of its product
+    require_contracts: bool | None = None
 
 
 # ---------------------------------------------------------------- manifest

@@ -59,6 +59,12 @@ class PlatformRef(FrozenModel):
     manifest: str = Field(default="../manifest.yaml", min_length=1)
 
 
+def is_published(tier: str, publish: bool | None) -> bool:
+    """Whether a model is published to the lakehouse: gold-tier models unless
+    ``publish: false``, others only with ``publish: true``."""
+    return publish if publish is not None else tier == "gold"
+
+
 class TransformSpec(FrozenModel):
     """One dbt model the product declares."""
 
@@ -68,6 +74,10 @@ class TransformSpec(FrozenModel):
     depends_on: list[ModelName] = Field(default_factory=list, alias="dependsOn")
     # published to the lakehouse catalog: gold models by default; true/false overrides
     publish: bool | None = None
+
+    @property
+    def published(self) -> bool:
+        return is_published(self.tier, self.publish)
 
 
 class ScheduleSpec(FrozenModel):
@@ -101,6 +111,7 @@ class SpecQualityGates(FrozenModel):
 class SpecGovernance(FrozenModel):
     policy_enforcement_level: EnforcementLevel | None = None
     quality_gates: SpecQualityGates | None = None
+    require_contracts: bool | None = None  # may only strengthen the manifest
 
 
 class FloeSpec(FrozenModel):

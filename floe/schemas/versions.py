@@ -2,7 +2,7 @@
 
 from typing import Final
 
-COMPILED_ARTIFACTS_VERSION: Final = "0.8.0"
+COMPILED_ARTIFACTS_VERSION: Final = "0.9.0"
 
 VERSION_HISTORY: Final[dict[str, str]] = {
     "0.1.0": "Initial contract: metadata, identity, plugins, transforms, dbt_profiles",
@@ -13,6 +13,7 @@ VERSION_HISTORY: Final[dict[str, str]] = {
     "0.6.0": "Add schedule (cron, timezone, enabled)",
     "0.7.0": "Add logging and tracing.enabled to ObservabilityConfig",
     "0.8.0": "Add lineage_endpoint, lineage_transport to ObservabilityConfig",
+    "0.9.0": "Add contract (the product's ODCS data contract) and governance.require_contracts",
 }
 
 MANIFEST_API_VERSION: Final = "floe.dev/v1"

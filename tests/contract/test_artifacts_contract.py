@@ -49,13 +49,21 @@ def test_ac_9_2_unknown_transport_is_rejected() -> None:
         ObservabilityConfig(telemetry=TELEMETRY, lineage_namespace="x", lineage_transport="pigeon")
 
 
-def test_ac_9_3_version_is_0_8_0_with_history_entry() -> None:
-    assert COMPILED_ARTIFACTS_VERSION == "0.8.0"
-    assert (
-        VERSION_HISTORY["0.8.0"] == "Add lineage_endpoint, lineage_transport to ObservabilityConfig"
-    )
+def test_ac_9_3_version_is_0_9_0_with_history_entry() -> None:
+    """Issue 24: the contract section is a backwards-compatible addition: a minor bump."""
+    assert COMPILED_ARTIFACTS_VERSION == "0.9.0"
+    assert "contract" in VERSION_HISTORY["0.9.0"]
     assert list(VERSION_HISTORY)[-1] == COMPILED_ARTIFACTS_VERSION
-    assert _artifacts().version == "0.8.0"
+    assert _artifacts().version == "0.9.0"
+
+
+def test_artifacts_written_before_contracts_still_load() -> None:
+    """Issue 24: a 0.8-shaped document (no contract, no require_contracts) loads."""
+    data = json.loads(_artifacts().to_json())
+    data.pop("contract", None)
+    data["version"] = "0.8.0"
+    loaded = CompiledArtifacts.model_validate(data)
+    assert loaded.contract is None
 
 
 def test_ac_9_2_artifacts_json_round_trip_is_lossless() -> None:

@@ -9,14 +9,19 @@ import sys
 from pathlib import Path
 
 from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
+    Failure,
     MaterializeResult,
     ScheduleDefinition,
     asset,
+    asset_check,
     define_asset_job,
 )
 from dagster_dbt import (
@@ -27,7 +32,13 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
-from floe.runtime import publish_and_report, report_dbt_run, select_all_from_manifest
+from floe.runtime import (
+    build_problems,
+    every_table_blocked,
+    publish_and_report,
+    report_dbt_run,
+    select_all_from_manifest,
+)
 from floe.runtime.dbt.resource import FloeDbtCliResource
 
 PRODUCT_NAME = 'customer-360'
@@ -55,6 +66,12 @@ class _Translator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props):  # type: ignore[no-untyped-def]
         return GROUP_NAME
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):  # type: ignore[no-untyped-def]
+        # dagster-dbt >= 0.26 makes error-severity tests blocking checks, which fail the
+        # whole dbt step; floe gates each published table on what it depends on instead
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        return spec._replace(blocking=False) if spec is not None else None
+
 
 # Every node is selected: read the selection from manifest.json instead of loading
 # dbt's selection engine at import (floe.runtime.dbt.selection says why).
@@ -79,7 +96,11 @@ with select_all_from_manifest():
             sent = report_dbt_run(PRODUCT_DIR, run_results, context.run.run_id)
             context.log.info(f"lineage: {sent['lineage']}; spans: {sent['spans']}")
         if not invocation.is_successful():
-            raise invocation.get_error() or RuntimeError(f"dbt build failed for {PRODUCT_NAME}")
+            if every_table_blocked(PRODUCT_DIR, context.run.run_id, PUBLISHED_MODELS):
+                raise invocation.get_error() or RuntimeError(f"dbt build failed for {PRODUCT_NAME}")
+            # per-table gating: each publication below is blocked only by what it depends
+            # on; the run still fails, at the published tables' dbt_build checks
+            context.log.error(f"dbt build failed for {PRODUCT_NAME}; publishing the tables it spared")
 
 
 def _publication(model: str) -> AssetsDefinition:
@@ -103,7 +124,26 @@ def _publication(model: str) -> AssetsDefinition:
     return _publish
 
 
+def _dbt_build_check(model: str) -> AssetChecksDefinition:
+    """Fails the run when the product's dbt build failed anywhere, once the tables it
+    spared are published."""
+
+    @asset_check(
+        asset=AssetKey(["lakehouse", GROUP_NAME, model]),
+        name="dbt_build",
+        description=f"{PRODUCT_NAME}'s dbt build passed in the run that published this table",
+    )
+    def _check(context) -> AssetCheckResult:  # type: ignore[no-untyped-def]
+        problems = build_problems(PRODUCT_DIR, context.run.run_id)
+        if problems:
+            raise Failure(f"dbt build of {PRODUCT_NAME} failed: " + "; ".join(problems[:5]))
+        return AssetCheckResult(passed=True)
+
+    return _check
+
+
 lakehouse_assets = [_publication(model) for model in PUBLISHED_MODELS]
+lakehouse_checks = [_dbt_build_check(model) for model in PUBLISHED_MODELS]
 
 customer_360_job = define_asset_job(
     name='customer_360_build',
@@ -121,6 +161,7 @@ customer_360_schedule = ScheduleDefinition(
 
 defs = Definitions(
     assets=[customer_360_dbt_assets, *lakehouse_assets],
+    asset_checks=lakehouse_checks,
     jobs=[customer_360_job],
     schedules=[customer_360_schedule],
     resources={

@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from floe.cli import main
+from floe.schemas.versions import COMPILED_ARTIFACTS_VERSION
 from tests.conftest import DEMO_MANIFEST
 
 
@@ -70,7 +71,7 @@ def test_platform_compile_without_generate_definitions_writes_no_code(demo_copy:
     out_file = demo_copy / "out" / "artifacts.json"
     code, out = _run("platform", "compile", "--spec", str(spec), "--output", str(out_file))
     assert code == 0, out
-    assert json.loads(out_file.read_text())["version"] == "0.8.0"
+    assert json.loads(out_file.read_text())["version"] == COMPILED_ARTIFACTS_VERSION
     assert not (spec.parent / "definitions.py").exists()
 
 

@@ -13,6 +13,7 @@ import yaml
 
 from floe.compiler.writer import exclusive_lock
 from floe.outputs import LOCK_FILE, compile_and_write
+from floe.schemas.versions import COMPILED_ARTIFACTS_VERSION
 
 FLOE = [sys.executable, "-m", "floe.cli"]
 
@@ -35,7 +36,8 @@ def test_a_second_compile_waits_for_the_product_lock(demo_copy: Path) -> None:
         assert not (product / "compiled_artifacts.json").exists()
     out, _ = proc.communicate(timeout=180)
     assert proc.returncode == 0, out
-    assert json.loads((product / "compiled_artifacts.json").read_text())["version"] == "0.8.0"
+    written = json.loads((product / "compiled_artifacts.json").read_text())
+    assert written["version"] == COMPILED_ARTIFACTS_VERSION
 
 
 def test_concurrent_compiles_of_one_product_leave_valid_output(demo_copy: Path) -> None:

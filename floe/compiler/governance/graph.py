@@ -18,6 +18,12 @@ class DbtModel:
     depends_on_models: frozenset[str]
     sql_path: str  # relative to the dbt project dir
     patch_path: str | None
+    # column -> the generic tests on it (not_null, unique, accepted_values, ...) and the
+    # constraints of a dbt model contract (not_null, unique, primary_key)
+    column_tests: dict[str, frozenset[str]] = field(default_factory=dict)
+    column_constraints: dict[str, frozenset[str]] = field(default_factory=dict)
+    declared_types: dict[str, str] = field(default_factory=dict)  # column -> data_type
+    compiled_sql: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ def build_graph(manifest: dict[str, Any]) -> DbtGraph:
         and (not project or node.get("package_name") == project)
     }
     tested: dict[str, set[str]] = {uid: set() for uid in models}
+    tests_by_column: dict[str, dict[str, set[str]]] = {uid: {} for uid in models}
     model_tests: dict[str, int] = dict.fromkeys(models, 0)
     for node in nodes.values():
         if node.get("resource_type") != "test":
@@ -57,7 +64,10 @@ def build_graph(manifest: dict[str, Any]) -> DbtGraph:
             continue
         column = _column_of(node)
         if column:
-            tested[attached].add(column.strip('"').lower())
+            key = column.strip('"').lower()
+            tested[attached].add(key)
+            name = str((node.get("test_metadata") or {}).get("name") or "")
+            tests_by_column[attached].setdefault(key, set()).add(name.split(".")[-1])
         else:
             model_tests[attached] += 1
     out: dict[str, DbtModel] = {}
@@ -83,5 +93,19 @@ def build_graph(manifest: dict[str, Any]) -> DbtGraph:
             patch_path=(
                 str(node["patch_path"]).split("://", 1)[-1] if node.get("patch_path") else None
             ),
+            column_tests={c: frozenset(t) for c, t in tests_by_column[uid].items()},
+            column_constraints={
+                str(c).lower(): frozenset(
+                    str(k.get("type")) for k in (meta or {}).get("constraints") or []
+                )
+                for c, meta in (node.get("columns") or {}).items()
+                if (meta or {}).get("constraints")
+            },
+            declared_types={
+                str(c).lower(): str(meta["data_type"])
+                for c, meta in (node.get("columns") or {}).items()
+                if (meta or {}).get("data_type")
+            },
+            compiled_sql=str(node.get("compiled_code") or ""),
         )
     return DbtGraph(project=project, models=out)

@@ -27,6 +27,7 @@ class Violation:
     file: str  # where to fix it, relative to the product directory
     column: str | None = None
     sql_file: str | None = None  # the model's SQL file, when ``file`` is its schema YAML
+    line: int | None = None  # the line in ``file``, where known (datacontract.yaml)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

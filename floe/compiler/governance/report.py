@@ -26,12 +26,15 @@ def json_report(result: CompileResult) -> dict[str, Any]:
     }
 
 
-def _location(uri: str, index: int, text: str | None = None) -> dict[str, Any]:
-    """A SARIF location in the product directory (line 1: dbt records no line numbers)."""
+def _location(
+    uri: str, index: int, text: str | None = None, line: int | None = None
+) -> dict[str, Any]:
+    """A SARIF location in the product directory (line 1 where the file's line is not known:
+    dbt records no line numbers for models)."""
     out: dict[str, Any] = {
         "physicalLocation": {
             "artifactLocation": {"uri": uri, "uriBaseId": PRODUCT_ROOT},
-            "region": {"startLine": 1},
+            "region": {"startLine": line or 1},
         }
     }
     if text:
@@ -74,7 +77,7 @@ def sarif_report(result: CompileResult) -> dict[str, Any]:
                 },
                 "locations": [
                     {
-                        **_location(v.sql_file or v.file, 0),
+                        **_location(v.sql_file or v.file, 0, line=None if v.sql_file else v.line),
                         "logicalLocations": [{"name": where, "kind": "member"}],
                     }
                 ],

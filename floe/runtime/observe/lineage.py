@@ -30,6 +30,7 @@ from typing import Any
 # openlineage-python logs a warning at import when numpy is absent (it needs none here)
 logging.getLogger("openlineage.client.serde").setLevel(logging.ERROR)
 
+import attr  # noqa: E402
 from openlineage.client import OpenLineageClient  # noqa: E402
 from openlineage.client.event_v2 import (  # noqa: E402
     InputDataset,
@@ -40,6 +41,7 @@ from openlineage.client.event_v2 import (  # noqa: E402
     RunState,
 )
 from openlineage.client.facet_v2 import (  # noqa: E402
+    DatasetFacet,
     column_lineage_dataset,
     data_quality_assertions_dataset,
     error_message_run,
@@ -223,6 +225,37 @@ def job_type(integration: str, job: str = "JOB") -> job_type_job.JobTypeJobFacet
 
 def sql_facet(query: str) -> sql_job.SQLJobFacet:
     return sql_job.SQLJobFacet(query=query)
+
+
+CONTRACT_FACET_SCHEMA = (
+    "https://github.com/floe-data/floe/blob/main/floe/runtime/observe/"
+    "DataContractDatasetFacet.json#/$defs/DataContractDatasetFacet"
+)
+
+
+@attr.define
+class DataContractDatasetFacet(DatasetFacet):
+    """The data contract a published table was checked against (floe's own facet; its
+    schema is DataContractDatasetFacet.json beside this module)."""
+
+    id: str
+    version: str
+    fingerprint: str
+    checks: int = 0
+
+    @staticmethod
+    def _get_schema() -> str:
+        return CONTRACT_FACET_SCHEMA
+
+
+def contract_facet(contract: Mapping[str, Any]) -> DataContractDatasetFacet:
+    return DataContractDatasetFacet(
+        id=str(contract["id"]),
+        version=str(contract["version"]),
+        fingerprint=str(contract["fingerprint"]),
+        checks=int(contract.get("checks", 0)),
+        producer=PRODUCER,
+    )
 
 
 def schema_facet(columns: Mapping[str, str]) -> schema_dataset.SchemaDatasetFacet:

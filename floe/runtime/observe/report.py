@@ -364,14 +364,19 @@ def report_publication(
 
 
 def _published_facets(outcome: Any, source: str, relation: str) -> dict[str, Any]:
-    """Once published: the Iceberg table's schema, and each column's lineage from the
-    same-named column of the dbt relation it was copied from."""
+    """Once published: the Iceberg table's schema, each column's lineage from the
+    same-named column of the dbt relation it was copied from, and the data contract it
+    was checked against (when it has one)."""
     from floe.runtime.observe import lineage as ol
 
     columns = dict(getattr(outcome, "columns", ()) or ())
     if not columns:
         return {}
-    return {
+    facets: dict[str, Any] = {
         "schema": ol.schema_facet(columns),
         "columnLineage": ol.column_lineage_facet({c: [(source, relation, c)] for c in columns}),
     }
+    contract = getattr(outcome, "contract", None)
+    if contract:
+        facets["dataContract"] = ol.contract_facet(contract)
+    return facets

@@ -28,6 +28,8 @@ from floe.errors import LakehouseError
 if TYPE_CHECKING:  # pragma: no cover
     from pyiceberg.catalog import Catalog
 
+    from floe.contracts.model import PublishedContract
+
 CATALOG_ENV = "FLOE_CATALOG"
 LAKEHOUSE_DIR_ENV = "FLOE_LAKEHOUSE_DIR"
 SECRETS_DIR_ENV = "FLOE_SECRETS_DIR"  # pragma: allowlist secret (a variable name)
@@ -180,6 +182,7 @@ class TableInfo:
     committed_at: str | None
     rows: int | None
     location: str
+    contract: str | None = None  # "<id> <version>" it was last published under
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -189,6 +192,13 @@ def _snapshot_time(ms: int) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _contract_label(properties: Mapping[str, str]) -> str | None:
+    from floe.contracts.model import published_contract
+
+    found = published_contract(properties)
+    return f"{found.id} {found.version}" if found else None
 
 
 def list_tables(catalog: Catalog) -> list[TableInfo]:
@@ -209,6 +219,7 @@ def list_tables(catalog: Catalog) -> list[TableInfo]:
                     committed_at=_snapshot_time(snap.timestamp_ms) if snap else None,
                     rows=int(total) if total is not None else None,
                     location=table.location(),
+                    contract=_contract_label(table.properties),
                 )
             )
     return out
@@ -233,7 +244,37 @@ def history(catalog: Catalog, identifier: str) -> list[dict[str, Any]]:
                 "rows": int(props["total-records"]) if "total-records" in props else None,
                 "run_id": props.get("floe.run_id"),
                 "product_version": props.get("floe.product_version"),
+                "contract_version": props.get("floe.contract.version"),
                 "current": current is not None and snap.snapshot_id == current.snapshot_id,
             }
         )
     return rows
+
+
+def published_contracts(
+    product_dir: Path,
+    artifacts: Mapping[str, Any],
+    models: list[str],
+    env: Mapping[str, str] | None = None,
+) -> dict[str, PublishedContract]:
+    """model -> the contract its table was last published under, read from the catalog
+    the product's runs publish to ({} before anything was published locally)."""
+    from floe.contracts.model import published_contract
+    from floe.runtime.product import namespace_of
+
+    target = catalog_target(product_dir, artifacts, env)
+    if target.kind == LOCAL and not local_catalog_exists(target):
+        return {}
+    catalog = open_catalog(target)
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+    out = {}
+    for model in models:
+        try:
+            table = catalog.load_table(f"{namespace_of(artifacts)}.{model}")
+        except (NoSuchTableError, NoSuchNamespaceError):
+            continue
+        found = published_contract(table.properties)
+        if found is not None:
+            out[model] = found
+    return out
