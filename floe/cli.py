@@ -508,27 +508,86 @@ def catalog_tables(platform_dir: Path, kind: str, as_json: bool) -> None:
 @catalog.command("history")
 @click.argument("table")
 @_with_catalog_options
-@click.option("--json", "as_json", is_flag=True, help="Print the snapshots as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @handles_errors
 def catalog_history(table: str, platform_dir: Path, kind: str, as_json: bool) -> None:
-    """The snapshots of TABLE (namespace.table), oldest first; * marks the current one."""
+    """The snapshots of TABLE (namespace.table), oldest first; * marks the current one.
+
+    Each says what became of it: published (main moved to it after its audit), audit
+    failed (why; its audit branch is kept for inspection), audit pending (written, never
+    published), or not published; rollbacks say who made them and why.
+    """
     from floe.errors import LakehouseError
     from floe.runtime.publish.catalog import history
 
     opened, description = _open_catalog(platform_dir, kind)
     if opened is None:
         raise LakehouseError(f"no table {table}: nothing has been published to {description}")
-    snapshots = history(opened, table)
+    found = history(opened, table)
     if as_json:
-        click.echo(json.dumps(snapshots, indent=2))
+        click.echo(json.dumps(found, indent=2))
         return
     click.echo(f"{table} in {description}:")
-    for snap in snapshots:
+    for snap in found["snapshots"]:
         mark = "*" if snap["current"] else " "
+        contract = f"  contract {snap['contract_version']}" if snap["contract_version"] else ""
         click.echo(
-            f" {mark} {snap['snapshot_id']}  {snap['committed_at']}  {snap['operation']:<9} "
+            f" {mark} {snap['snapshot_id']}  {snap['committed_at']}  {snap['status']:<13} "
             f"{snap['rows']} rows  run {snap['run_id']}  version {snap['product_version']}"
+            f"{contract}"
         )
+        if snap["audit_failure"]:
+            click.echo(f"      audit failed: {snap['audit_failure']}")
+        if snap["rolled_back_to"]:
+            r = snap["rolled_back_to"]
+            click.echo(f"      rolled back to at {r.get('at')} by {r.get('by')}: {r.get('why')}")
+    branches = found["audit_branches"]
+    click.echo(
+        f"{len(branches)} audit branch(es) remain"
+        + (f": {', '.join(branches)}" if branches else "")
+        + " (removed by a later publication once older than the retention)"
+    )
+
+
+@catalog.command("rollback")
+@click.argument("table")
+@click.option("--to", "to", type=int, help="Make this snapshot id current.")
+@click.option("--steps", type=click.IntRange(min=1), help="Go back this many current snapshots.")
+@click.option("--reason", required=True, help="Why (recorded in the catalog with who).")
+@click.option("--force", is_flag=True, help="Even when its schema breaks the table's contract.")
+@_with_catalog_options
+@handles_errors
+def catalog_rollback(
+    table: str,
+    to: int | None,
+    steps: int | None,
+    reason: str,
+    force: bool,
+    platform_dir: Path,
+    kind: str,
+) -> None:
+    """Make an earlier snapshot of TABLE current, in one catalog commit.
+
+    Who and why are recorded on the table; `floe catalog history` shows them. Refused
+    (exit 11) when that snapshot's schema breaks the table's current data contract,
+    unless --force.
+    """
+    import getpass
+    import socket
+
+    from floe.errors import LakehouseError
+    from floe.runtime.publish.catalog import rollback
+
+    if (to is None) == (steps is None):
+        raise click.UsageError("give exactly one of --to SNAPSHOT_ID or --steps N")
+    opened, description = _open_catalog(platform_dir, kind)
+    if opened is None:
+        raise LakehouseError(f"no table {table}: nothing has been published to {description}")
+    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    done = rollback(opened, table, to=to, steps=steps, by=who, why=reason, force=force)
+    for line in done["forced_past"]:
+        click.secho(f"forced past the contract: {line}", fg="yellow", err=True)
+    click.echo(f"{table}: snapshot {done['to']} is current again (was {done['from']}); by {who}")
 
 
 # ---------------------------------------------------------------- contract

@@ -99,4 +99,5 @@ def resolve_governance(manifest: PlatformManifest, spec: FloeSpec) -> ResolvedGo
         require_contracts=bool(base and base.require_contracts)
         or bool(extra and extra.require_contracts)
         or None,
+        audit_branch_retention_days=base.audit_branch_retention_days if base else None,
     )

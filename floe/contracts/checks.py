@@ -75,6 +75,27 @@ def logical_type_of(duckdb_type: str) -> str | None:
     return {"STRUCT": "object", "MAP": "map"}.get(family)
 
 
+_ICEBERG_TYPES: dict[str, set[str]] = {
+    "string": {"string", "uuid"},
+    "integer": {"int", "long"},
+    "number": {"int", "long", "float", "double", "decimal"},
+    "boolean": {"boolean"},
+    "date": {"date"},
+    "timestamp": {"timestamp", "timestamptz", "timestamp_ns", "timestamptz_ns"},
+    "time": {"time"},
+    "array": {"list"},
+    "vector": {"list"},
+    "object": {"struct"},
+    "map": {"map"},
+}
+
+
+def iceberg_type_matches(logical: str, iceberg_type: str) -> bool:
+    """Whether an Iceberg column type (as PyIceberg prints it) holds the logical type."""
+    family = iceberg_type.strip().lower().split("<", 1)[0].split("(", 1)[0].split("[", 1)[0]
+    return family in _ICEBERG_TYPES.get(logical, set())
+
+
 def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 

@@ -266,7 +266,57 @@ def _run_in_worker(product_dir: Path) -> ProductRun:
     return run_product(product_dir)
 
 
+RUN_LOCK = Path("target") / ".floe-run.lock"
+
+
+@contextmanager
+def _run_lock(product_dir: Path, progress: Any) -> Iterator[None]:
+    """One floe run of a product at a time (its DuckDB file takes one writer): a second
+    run waits for the first, and says whose run it waits for."""
+    import fcntl
+    import os
+
+    path = product_dir / RUN_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            progress(
+                f"{product_dir.name}: another floe run (pid {holder}) is running it; "
+                "waiting for it to finish"
+            )
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def run_locks(product_dirs: list[Path], progress: Any) -> Iterator[None]:
+    """Every product's run lock, taken in name order (two runs never deadlock)."""
+    with contextlib.ExitStack() as stack:
+        for product_dir in sorted(product_dirs, key=lambda p: str(p.resolve())):
+            stack.enter_context(_run_lock(product_dir, progress))
+        yield
+
+
 def run_all(
+    product_dirs: list[Path], progress: Any = print, jobs: int | None = None
+) -> list[ProductRun]:
+    """See :func:`_run_all`; holds every product's run lock throughout."""
+    with run_locks(product_dirs, progress):
+        return _run_all(product_dirs, progress, jobs)
+
+
+def _run_all(
     product_dirs: list[Path], progress: Any = print, jobs: int | None = None
 ) -> list[ProductRun]:
     """Materialize every product; products are independent, so up to ``jobs`` run at once

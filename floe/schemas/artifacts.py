@@ -71,6 +71,7 @@ class ResolvedGovernance(FrozenModel):
     naming: NamingConfig | None = None
     quality_gates: QualityGatesConfig | None = None
     require_contracts: bool | None = None
+    audit_branch_retention_days: float | None = None
 
     def dbt_vars(self) -> dict[str, Any]:
         """dbt vars that carry governance into SQL (the shared floe_retention macro)."""

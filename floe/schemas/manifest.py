@@ -244,6 +244,9 @@ class GovernanceConfig(FrozenModel):
     quality_gates: QualityGatesConfig | None = None
     # every published table needs a data contract (datacontract.yaml) of its product
     require_contracts: bool | None = None
+    # audit branches of publications (kept for inspection when an audit fails) older than
+    # this are removed by the table's next publication (default 7 days)
+    audit_branch_retention_days: float | None = Field(default=None, ge=0, le=3650)
 
 
 # ---------------------------------------------------------------- manifest

@@ -13,7 +13,8 @@ VERSION_HISTORY: Final[dict[str, str]] = {
     "0.6.0": "Add schedule (cron, timezone, enabled)",
     "0.7.0": "Add logging and tracing.enabled to ObservabilityConfig",
     "0.8.0": "Add lineage_endpoint, lineage_transport to ObservabilityConfig",
-    "0.9.0": "Add contract (the product's ODCS data contract) and governance.require_contracts",
+    "0.9.0": "Add contract (the product's ODCS data contract), governance.require_contracts "
+    "and governance.audit_branch_retention_days",
 }
 
 MANIFEST_API_VERSION: Final = "floe.dev/v1"

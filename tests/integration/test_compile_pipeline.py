@@ -46,6 +46,7 @@ def test_enforcement_summary_counts_real_dbt_models(demo_artifacts) -> None:  # 
         "naming",
         "documentation",
         "test_coverage",
+        "contracts",  # issue 24: the demo product's datacontract.yaml
     }
     assert summary.passed is True
 

@@ -144,7 +144,7 @@ def _history(product_dir: Path) -> list[dict]:  # type: ignore[type-arg]
         ],
     )
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)  # type: ignore[no-any-return]
+    return json.loads(result.output)["snapshots"]  # type: ignore[no-any-return]
 
 
 def test_a_second_run_adds_one_snapshot_and_the_previous_one_keeps_the_old_data(

@@ -16,6 +16,7 @@ Python 3.10, standard library at import (pyiceberg loads when used).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -24,6 +25,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe.errors import LakehouseError
+
+
+class RollbackError(LakehouseError):
+    """A rollback that names no usable snapshot."""
+
+    code = "FLOE940"
+    exit_code = 4
+
+
+class RollbackRefused(LakehouseError):
+    """A rollback to a snapshot whose schema breaks the table's data contract."""
+
+    code = "FLOE941"
+    exit_code = 11
+
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyiceberg.catalog import Catalog
@@ -225,17 +241,52 @@ def list_tables(catalog: Catalog) -> list[TableInfo]:
     return out
 
 
-def history(catalog: Catalog, identifier: str) -> list[dict[str, Any]]:
-    from pyiceberg.exceptions import NoSuchTableError
+def _load(catalog: Catalog, identifier: str) -> Any:
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
     try:
-        table = catalog.load_table(identifier)
-    except NoSuchTableError:
+        return catalog.load_table(identifier)
+    except (NoSuchTableError, NoSuchNamespaceError):
         raise LakehouseError(f"no table {identifier} in the catalog") from None
+
+
+def _rollbacks(table: Any) -> list[dict[str, Any]]:
+    try:
+        found = json.loads(table.properties.get("floe.rollbacks", "[]"))
+    except ValueError:
+        return []
+    return [r for r in found if isinstance(r, dict)]
+
+
+def history(catalog: Catalog, identifier: str) -> dict[str, Any]:
+    """The table's snapshots, oldest first, each with what became of it: ``published``
+    (main moved to it after its audit), ``rolled back to``, ``audit failed`` (with why;
+    its audit branch is kept), ``audit pending`` (written, never published: the run
+    stopped before publishing) or ``not published``; plus the audit branches that remain
+    and the rollbacks recorded."""
+    from floe.runtime.publish.wap import FAILED_PREFIX, audit_branches
+
+    table = _load(catalog, identifier)
     current = table.current_snapshot()
+    main_log = [entry.snapshot_id for entry in table.metadata.snapshot_log]
+    rollbacks = _rollbacks(table)
+    rolled_to = {str(r.get("to")): r for r in rollbacks}
+    branches = audit_branches(table)
+    by_snapshot = {snapshot: name for name, snapshot in branches.items()}
     rows = []
     for snap in table.snapshots():
         props = snap.summary.additional_properties if snap.summary else {}
+        branch = by_snapshot.get(snap.snapshot_id)
+        failed = table.properties.get(f"{FAILED_PREFIX}{branch}") if branch else None
+        if snap.snapshot_id in main_log:
+            status = "published"
+        elif failed:
+            status = "audit failed"
+        elif branch:
+            status = "audit pending"
+        else:
+            status = "not published"
+        rollback = rolled_to.get(str(snap.snapshot_id))
         rows.append(
             {
                 "snapshot_id": snap.snapshot_id,
@@ -245,10 +296,111 @@ def history(catalog: Catalog, identifier: str) -> list[dict[str, Any]]:
                 "run_id": props.get("floe.run_id"),
                 "product_version": props.get("floe.product_version"),
                 "contract_version": props.get("floe.contract.version"),
+                "status": status,
+                "audit_branch": branch,
+                "audit_failure": failed,
+                "rolled_back_to": rollback,
                 "current": current is not None and snap.snapshot_id == current.snapshot_id,
             }
         )
-    return rows
+    return {
+        "table": identifier,
+        "snapshots": rows,
+        "audit_branches": sorted(branches),
+        "rollbacks": rollbacks,
+    }
+
+
+def _target_snapshot(table: Any, to: int | None, steps: int | None) -> Any:
+    current = table.current_snapshot()
+    if current is None:
+        raise LakehouseError(f"{table.name()}: nothing has been published yet")
+    if to is not None:
+        found = table.snapshot_by_id(to)
+        if found is None:
+            known = ", ".join(str(s.snapshot_id) for s in table.snapshots()[-5:])
+            raise RollbackError(
+                f"no snapshot {to} in {'.'.join(table.name())}",
+                hint=f"`floe catalog history` lists them (the latest: {known})",
+            )
+        return found
+    log: list[int] = []
+    for entry in table.metadata.snapshot_log:  # main's history, without repeats
+        if not log or log[-1] != entry.snapshot_id:
+            log.append(entry.snapshot_id)
+    position = len(log) - 1 - (steps or 0)
+    if position < 0:
+        raise RollbackError(
+            f"{'.'.join(table.name())} has {len(log) - 1} earlier current snapshot(s), not {steps}",
+        )
+    return table.snapshot_by_id(log[position])
+
+
+def contract_breaks(table: Any, snapshot: Any) -> list[str]:
+    """How ``snapshot``'s schema breaks the contract the table is published under."""
+    from floe.contracts.checks import iceberg_type_matches
+    from floe.contracts.model import published_contract
+
+    contract = published_contract(table.properties)
+    if contract is None:
+        return []
+    schema = next((s for s in table.schemas().values() if s.schema_id == snapshot.schema_id), None)
+    schema = schema or table.schema()
+    columns = {f.name.lower(): str(f.field_type) for f in schema.fields}
+    out = []
+    for term in contract.terms:
+        name = str(term["name"])
+        found = columns.get(name.lower())
+        if found is None:
+            out.append(f"column {name} is not in snapshot {snapshot.snapshot_id}")
+        elif term.get("logicalType") and not iceberg_type_matches(str(term["logicalType"]), found):
+            out.append(f"column {name} is {found} there, the contract says {term['logicalType']}")
+    return out
+
+
+def rollback(
+    catalog: Catalog,
+    identifier: str,
+    *,
+    to: int | None = None,
+    steps: int | None = None,
+    by: str,
+    why: str,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Make an earlier snapshot current in one commit, recording who and why; refused
+    (RollbackRefused) when its schema breaks the table's current contract, unless
+    ``force``."""
+    from pyiceberg.table.update.snapshot import ManageSnapshots
+
+    from floe.runtime.publish.wap import rollback_record
+
+    table = _load(catalog, identifier)
+    target = _target_snapshot(table, to, steps)
+    current = table.current_snapshot()
+    if target.snapshot_id == current.snapshot_id:
+        raise RollbackError(f"snapshot {target.snapshot_id} is already current in {identifier}")
+    breaks = contract_breaks(table, target)
+    if breaks and not force:
+        version = table.properties.get("floe.contract.version")
+        raise RollbackRefused(
+            f"refusing to roll {identifier} back to snapshot {target.snapshot_id}: its schema "
+            f"breaks the table's contract {version}",
+            hint="consumers rely on that contract; --force rolls back anyway",
+            details=breaks,
+        )
+    tx = table.transaction()
+    tx.set_properties(rollback_record(table, target.snapshot_id, by, why))
+    ManageSnapshots(tx).set_current_snapshot(snapshot_id=target.snapshot_id)
+    tx.commit_transaction()
+    return {
+        "table": identifier,
+        "from": current.snapshot_id,
+        "to": target.snapshot_id,
+        "by": by,
+        "why": why,
+        "forced_past": breaks,
+    }
 
 
 def published_contracts(

@@ -41,15 +41,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 AUDIT_PREFIX = "audit-"
 FAILED_PREFIX = "floe.audit.failed."
-ATTEMPTS = 3
+ATTEMPTS = 5
 DEFAULT_RETENTION_DAYS = 7
 # Properties of the tables floe creates: data files of at most 128 MiB, so a large
 # publication is written as several files in parallel (PyIceberg writes one file per
 # thread); snappy, DuckDB's own Parquet default: 5M rows publish at ~0.76x the rate of
 # DuckDB's COPY TO parquet, against ~0.47x with zstd (benchmarks/lakehouse.py).
+# floe retries a conflicting commit itself (write_branch, publish_branch): PyIceberg's
+# own retry rebuilds the snapshot from refreshed metadata, which does not hold for a write
+# that names the files it replaces on a branch made in the same commit.
 TABLE_PROPERTIES = {
     "write.target-file-size-bytes": str(128 * 1024 * 1024),
     "write.parquet.compression-codec": "snappy",
+    "commit.retry.num-retries": "0",
 }
 
 
@@ -136,7 +140,33 @@ def write_branch(
     branch: str,
 ) -> Written:
     """Write ``batches()`` (an Arrow RecordBatchReader, opened only now) as one overwrite
-    snapshot on ``branch`` in one commit; main is untouched."""
+    snapshot on ``branch`` in one commit; main is untouched.  A commit that meets another
+    writer's (the catalog's optimistic concurrency) is written again from a fresh read of
+    the table, up to :data:`ATTEMPTS` times."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _write_branch(catalog, identifier, schema, batches, snapshot_properties, branch)
+        except Exception as exc:
+            if not is_conflict(exc):
+                raise
+            if attempt == ATTEMPTS:
+                raise PublicationConflict(
+                    f"{identifier}: {ATTEMPTS} attempts to write the audit branch {branch} "
+                    f"met other writers' commits ({exc}); main is on a committed snapshot",
+                    hint="run again",
+                ) from None
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write_branch(
+    catalog: Catalog,
+    identifier: str,
+    schema: Any,
+    batches: Callable[[], Any],
+    snapshot_properties: Mapping[str, str],
+    branch: str,
+) -> Written:
     from pyiceberg.exceptions import ResolveError, ValidationError
     from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
 
@@ -251,6 +281,17 @@ def _rebase(catalog: Catalog, written: Written, snapshot_properties: Mapping[str
     return written
 
 
+def is_conflict(exc: BaseException) -> bool:
+    """Whether a failed commit met another writer's (retrying may succeed)."""
+    from pyiceberg.exceptions import CommitFailedException, ValidationException
+
+    if isinstance(exc, CommitFailedException | ValidationException):
+        return True
+    # the SQL catalog applies a snapshot made from metadata another writer has since
+    # moved on as a ValueError ("sequence number ... older than ...")
+    return isinstance(exc, ValueError) and "sequence number" in str(exc)
+
+
 def publish_branch(
     catalog: Catalog,
     written: Written,
@@ -260,42 +301,46 @@ def publish_branch(
     retention_days: float = DEFAULT_RETENTION_DAYS,
 ) -> Table:
     """Audit ``written`` (``audit`` raises a LakehouseError such as AuditFailed) and make
-    it main's current
-    snapshot in one commit; old audit branches are removed in the same commit."""
-    from pyiceberg.exceptions import CommitFailedException
+    it main's current snapshot in one commit; old audit branches are removed in the same
+    commit.  When another publication moved main meanwhile, the same data files are put
+    on top of the new main first (nothing is written again)."""
     from pyiceberg.table.update.snapshot import ManageSnapshots
 
     for attempt in range(1, ATTEMPTS + 1):
         try:
             audit(written)
         except LakehouseError as failed:  # AuditFailed, ContractViolation: main unchanged
-            record_failed_audit(catalog, written, failed.message)
+            why = "; ".join([failed.message, *failed.details])
+            record_failed_audit(catalog, written, why)
             raise
-        table = catalog.load_table(written.identifier)
-        main = table.current_snapshot()
-        if (main.snapshot_id if main else None) != written.base_snapshot_id:
-            written = _rebase(catalog, written, snapshot_properties)
-            continue
-        tx = table.transaction()
-        tx.set_properties(dict(table_properties))
-        stale = expired_branches(table, retention_days, keep=written.branch)
-        if stale:
-            tx.remove_properties(
-                *[f"{FAILED_PREFIX}{b}" for b in stale if f"{FAILED_PREFIX}{b}" in table.properties]
-            )
-        manage = ManageSnapshots(tx)
-        manage.set_current_snapshot(snapshot_id=written.snapshot_id)
-        if written.branch_exists:
-            manage.remove_branch(written.branch)
-        for branch in stale:
-            manage.remove_branch(branch)
-        manage.commit()
         try:
+            table = catalog.load_table(written.identifier)
+            main = table.current_snapshot()
+            if (main.snapshot_id if main else None) != written.base_snapshot_id:
+                written = _rebase(catalog, written, snapshot_properties)
+                table = catalog.load_table(written.identifier)
+            tx = table.transaction()
+            tx.set_properties({**dict(table_properties), "commit.retry.num-retries": "0"})
+            stale = expired_branches(table, retention_days, keep=written.branch)
+            records = [
+                f"{FAILED_PREFIX}{b}" for b in stale if f"{FAILED_PREFIX}{b}" in table.properties
+            ]
+            if records:
+                tx.remove_properties(*records)
+            manage = ManageSnapshots(tx)
+            manage.set_current_snapshot(snapshot_id=written.snapshot_id)
+            if written.branch_exists:
+                manage.remove_branch(written.branch)
+            for branch in stale:
+                manage.remove_branch(branch)
+            manage.commit()
             return tx.commit_transaction()
-        except CommitFailedException:
-            if attempt == ATTEMPTS:
-                break
-            written = _rebase(catalog, written, snapshot_properties)
+        except Exception as exc:
+            if not is_conflict(exc) or attempt == ATTEMPTS:
+                if is_conflict(exc):
+                    break
+                raise
+            time.sleep(0.05 * attempt)
     raise PublicationConflict(
         f"{written.identifier}: {ATTEMPTS} concurrent publications moved main while this "
         "one published; it did not become current (main is on a committed snapshot)",
@@ -305,7 +350,6 @@ def publish_branch(
 
 def record_failed_audit(catalog: Catalog, written: Written, reason: str) -> None:
     """Keep the branch, say why it failed, and put back main's schema."""
-    from pyiceberg.exceptions import CommitFailedException
     from pyiceberg.table.update import AssertCurrentSchemaId, SetCurrentSchemaUpdate
 
     for _ in range(ATTEMPTS):
@@ -323,7 +367,9 @@ def record_failed_audit(catalog: Catalog, written: Written, reason: str) -> None
         try:
             tx.commit_transaction()
             return
-        except CommitFailedException:
+        except Exception as exc:
+            if not is_conflict(exc):
+                raise
             time.sleep(0.05)
 
 
