@@ -26,6 +26,18 @@ def main() -> None:
             row("compile_demo warm (--force), median of 3", median_of([*compile_cmd, "--force"], 3))
         )
         print(row("compile_demo no-op, median of 5", median_of(compile_cmd, 5)))
+        with_contracts = median_of([*compile_cmd, "--force", "-j", "1"], 5)
+        without = fresh_demo(Path(tmp) / "without-contracts")
+        for contract in without.glob("*/datacontract.yaml"):
+            contract.unlink()
+        manifest = without / "manifest.yaml"
+        manifest.write_text(manifest.read_text().replace("require_contracts: true", ""))
+        bare_cmd = [floe, "demo", "compile", "--demo-dir", str(without)]
+        timed(bare_cmd)
+        no_contracts = median_of([*bare_cmd, "--force", "-j", "1"], 5)
+        print(row("compile (--force -j 1) with the demo's contracts, median of 5", with_contracts))
+        print(row("compile (--force -j 1) without contracts, median of 5", no_contracts))
+        print(f"    contracts add {with_contracts / no_contracts - 1:+.1%}  [target <= +5%]")
         fresh_demo(demo)
         print(row("run_demo cold (compile + materialize)", timed(run_cmd)))
         print(row("run_demo warm (no-op compile + materialize)", timed(run_cmd)))

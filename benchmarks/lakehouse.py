@@ -8,6 +8,12 @@
     `COPY (...) TO 'x.parquet'` of the same relation on the same disk (target >= 0.7x).
 (c) peak memory of that publication (a fresh process: max RSS above its RSS after the
     imports and a warm-up publication) against the Arrow size of the table (target < 2x).
+(d) write-audit-publish (audit branch, row-count audit, fast-forward) against a direct
+    publication (one overwrite commit on main, floe's earlier way), same 5M rows
+    (target: at most +10% wall).
+(e) the data-contract checks of the 5M-row table (column types, a primary key, a required
+    column, rowCount / nullValues / invalidValues rules) in DuckDB, against the table's
+    publication time (target: at most +15%).
 
     python benchmarks/lakehouse.py [--rows N]
 """
@@ -68,8 +74,54 @@ with duckdb.connect(database, read_only=True) as con:
         start = time.perf_counter()
         published = publish_arrow(catalog, "bench.mart", reader, {"floe.run_id": "bench"})
         times.append(time.perf_counter() - start)
+
+def direct(reader):  # floe's publication before write-audit-publish: one commit on main
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+    table = catalog.load_table("bench.direct")
+    current = [task.file for task in table.scan().plan_files()]
+    with table.transaction() as tx:
+        with tx.update_snapshot().overwrite() as commit:
+            for old in current:
+                commit.delete_data_file(old)
+            for new in _dataframe_to_data_files(
+                table_metadata=tx.table_metadata, write_uuid=commit.commit_uuid, df=reader,
+                io=table.io,
+            ):
+                commit.append_data_file(new)
+
+from floe.contracts.checks import check_relation
+from floe.contracts.model import ContractColumn, ContractTable, QualityRule
+contract = ContractTable(name="mart", model="mart", source="bench:1", columns=[
+    ContractColumn(name="id", logical_type="integer", primary_key=True, source="bench:2"),
+    ContractColumn(name="customer", logical_type="string", required=True, source="bench:3"),
+    ContractColumn(name="amount", logical_type="number", source="bench:4"),
+    ContractColumn(name="ts", logical_type="timestamp", source="bench:5"),
+    ContractColumn(name="flagged", logical_type="boolean", source="bench:6"),
+], quality=[
+    QualityRule(kind="library", metric="rowCount", operator="mustBeGreaterThan", threshold=0,
+                source="bench:7"),
+    QualityRule(kind="library", metric="nullValues", operator="mustBe", threshold=0,
+                column="amount", source="bench:8"),
+    QualityRule(kind="library", metric="invalidValues", operator="mustBe", threshold=0,
+                arguments={"pattern": "^customer_[0-9]+$"}, column="customer", source="bench:9"),
+])
+directs, checks = [], []
+with duckdb.connect(database, read_only=True) as con:
+    seed = con.sql("select * from mart limit 10").to_arrow_table()
+    publish_arrow(catalog, "bench.direct", seed, {})
+    for _ in range(repeats):
+        reader = arrow_batches(con.sql("select * from mart"))
+        start = time.perf_counter()
+        direct(reader)
+        directs.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        report = check_relation(con, "mart", contract)
+        checks.append(time.perf_counter() - start)
+        assert report.ok, report.breaches
 print(json.dumps({"seconds": statistics.median(times), "floor": statistics.median(floors),
-                  "rows": published.rows, "peak_kib": peak, "base_kib": base, "first_call": first}))
+                  "rows": published.rows, "peak_kib": peak, "base_kib": base, "first_call": first,
+                  "direct": statistics.median(directs), "checks": statistics.median(checks),
+                  "checked": report.checked}))
 """
 
 
@@ -121,6 +173,15 @@ def throughput(work: Path, rows: int) -> None:
     print(
         f"    (a process's first publication also imports PyIceberg's writer: "
         f"{child['first_call']:.2f} s for a 1,000-row table, once per process)"
+    )
+    direct = child["direct"]
+    print(
+        f"(d) write-audit-publish {ours:.2f} s vs a direct publication {direct:.2f} s: "
+        f"{ours / direct - 1:+.1%}  [target <= +10%]"
+    )
+    print(
+        f"(e) contract checks ({child['checked']} guarantees and rules) {child['checks']:.2f} s "
+        f"= {child['checks'] / ours:+.1%} of the publication  [target <= +15%]"
     )
     peak_bytes = (child["peak_kib"] - child["base_kib"]) * 1024
     print(
