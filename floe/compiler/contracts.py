@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,25 +31,33 @@ UNIQUE = {"unique", "primary_key"}
 
 
 def output_columns(sql: str) -> set[str] | None:
-    """The lower-cased output column names of a model's compiled SQL; None when they
-    cannot be known without running it (``select *``, unparsable SQL)."""
+    """The lower-cased output column names of a model's compiled SQL, from DuckDB's own
+    parser (``json_serialize_sql``: no table needs to exist); None when they cannot be
+    known without running it (``select *``, SQL DuckDB does not parse)."""
     if not sql.strip():
         return None
-    try:
-        from sqlglot import exp, parse_one
+    import duckdb
 
-        tree = parse_one(sql, dialect="duckdb")
+    try:
+        rows = duckdb.execute("select json_serialize_sql(?)", [sql]).fetchall()
+        tree = json.loads(rows[0][0])
     except Exception:
         return None
-    top = tree
-    while isinstance(top, exp.SetOperation):  # a union's columns are its first side's
-        top = top.left
-    if not isinstance(top, exp.Select):
+    if tree.get("error") or not tree.get("statements"):
         return None
-    for projection in top.expressions:
-        if isinstance(projection, exp.Star) or isinstance(projection.this, exp.Star):
+    node = tree["statements"][0].get("node") or {}
+    while node.get("type") == "SET_OPERATION_NODE":  # a union's columns are its first side's
+        node = node.get("left") or (node.get("children") or [{}])[0]
+    if node.get("type") != "SELECT_NODE":
+        return None
+    names = set()
+    for item in node.get("select_list") or []:
+        if item.get("class") in ("STAR", "COLUMNS"):
             return None
-    names = {name.lower() for name in top.named_selects}
+        if item.get("alias"):
+            names.add(str(item["alias"]).lower())
+        elif item.get("class") == "COLUMN_REF" and item.get("column_names"):
+            names.add(str(item["column_names"][-1]).lower())
     return names or None
 
 

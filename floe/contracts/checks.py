@@ -12,6 +12,7 @@ Standard library at import (the caller passes a DuckDB connection); Python 3.10.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +132,7 @@ class CheckReport:
     rows: int = 0
     breaches: list[Breach] = field(default_factory=list)
     checked: int = 0  # guarantees and rules evaluated
+    proven: list[str] = field(default_factory=list)  # by this run's passed dbt tests
 
     @property
     def ok(self) -> bool:
@@ -184,9 +186,19 @@ def _metric_sql(rule: QualityRule, column: str | None) -> str:
     raise ValueError(f"metric {metric} is not computed by floe")
 
 
-def check_relation(con: Any, relation: str, table: ContractTable) -> CheckReport:
-    """Every guarantee and quality rule of ``table`` on the DuckDB ``relation``."""
+def check_relation(
+    con: Any,
+    relation: str,
+    table: ContractTable,
+    proven: Mapping[str, set[str]] | None = None,
+) -> CheckReport:
+    """Every guarantee and quality rule of ``table`` on the DuckDB ``relation``.
+
+    ``proven``: column -> the guarantees (``not_null``, ``unique``) a dbt test of the same
+    relation passed in the same run; those are not computed again (a distinct count over
+    millions of rows is the costliest check) and are listed in ``report.proven``."""
     report = CheckReport(table=table)
+    proven = {k.lower(): v for k, v in (proven or {}).items()}
     present = _columns(con, relation)
     usable: list[ContractColumn] = []
     for column in table.columns:
@@ -215,12 +227,21 @@ def check_relation(con: Any, relation: str, table: ContractTable) -> CheckReport
     labels: list[tuple[str, Any]] = []
     for column in usable:
         col = quote(column.name)
+        tested = proven.get(column.name.lower(), set())
         if column.required or column.primary_key:
-            expressions.append(f"count(*) - count({col})")
-            labels.append(("required", column))
+            if "not_null" in tested:
+                report.proven.append(f"{column.name} not null (dbt test)")
+                report.checked += 1
+            else:
+                expressions.append(f"count(*) - count({col})")
+                labels.append(("required", column))
         if column.unique or column.primary_key:
-            expressions.append(f"count({col}) - count(distinct {col})")
-            labels.append(("unique", column))
+            if "unique" in tested:
+                report.proven.append(f"{column.name} unique (dbt test)")
+                report.checked += 1
+            else:
+                expressions.append(f"count({col}) - count(distinct {col})")
+                labels.append(("unique", column))
     library = [
         r
         for r in table.quality

@@ -114,7 +114,16 @@ def _run(todo: list[Path], manifest: Path, workers: int) -> dict[str, Outcome]:
     # Workers fork from a clean single-threaded server that imported dbt once (fork from
     # this process could inherit locks held by threads of an earlier in-process dbt run).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dbt.cli.main", "floe.outputs"])
+    # dbt, and what data contracts need (their schema validator, DuckDB's SQL parser)
+    context.set_forkserver_preload(
+        [
+            "dbt.cli.main",
+            "floe.outputs",
+            "jsonschema",
+            "open_data_contract_standard.model",
+            "duckdb",
+        ]
+    )
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures: dict[str, Future[tuple[CompileResult, list[Path], float]]] = {
             p.name: pool.submit(_compile_one, p, manifest) for p in todo

@@ -140,3 +140,25 @@ def every_table_blocked(product_dir: Path, run_id: str, models: list[str]) -> bo
 def build_problems(product_dir: Path, run_id: str) -> list[str]:
     """What failed in this run's dbt build (empty when it passed)."""
     return dbt_build_problems(this_runs_results(product_dir, run_id))
+
+
+def proven_guarantees(run_results: Path | None, model: str) -> dict[str, set[str]]:
+    """column -> the generic tests (``not_null``, ``unique``) on ``model`` that passed in
+    the invocation that wrote ``run_results`` (the same relation a publication reads)."""
+    if run_results is None:
+        return {}
+    results = json.loads(run_results.read_text(encoding="utf-8"))
+    manifest = json.loads((run_results.parent / "manifest.json").read_text(encoding="utf-8"))
+    nodes = dict(manifest.get("nodes") or {})
+    passed = {
+        str(r.get("unique_id")) for r in results.get("results") or [] if r.get("status") == "pass"
+    }
+    out: dict[str, set[str]] = {}
+    for uid in passed:
+        node = nodes.get(uid) or {}
+        meta = node.get("test_metadata") or {}
+        attached = nodes.get(str(node.get("attached_node"))) or {}
+        column = node.get("column_name") or (meta.get("kwargs") or {}).get("column_name")
+        if attached.get("name") == model and column and meta.get("name") in ("not_null", "unique"):
+            out.setdefault(str(column).strip('"').lower(), set()).add(str(meta["name"]))
+    return out

@@ -38,7 +38,12 @@ from floe.errors import ContractViolation, LakehouseError
 from floe.runtime.product import duckdb_file, namespace_of, read_artifacts, relation_of
 from floe.runtime.publish import wap
 from floe.runtime.publish.catalog import catalog_namespace, catalog_target, open_catalog
-from floe.runtime.publish.gate import PublicationBlocked, read_blockers, this_runs_results
+from floe.runtime.publish.gate import (
+    PublicationBlocked,
+    proven_guarantees,
+    read_blockers,
+    this_runs_results,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyiceberg.catalog import Catalog
@@ -166,12 +171,18 @@ def product_contract(
 
 
 def check_contract(
-    con: Any, relation: str, contract: DataContract, table: ContractTable, identifier: str
+    con: Any,
+    relation: str,
+    contract: DataContract,
+    table: ContractTable,
+    identifier: str,
+    proven: Mapping[str, set[str]] | None = None,
 ) -> CheckReport:
     """The data against its contract table (a SQL rule that does not run is a
-    ContractViolation naming the rule)."""
+    ContractViolation naming the rule); guarantees a dbt test proved on the same relation
+    in this run (``proven``) are not computed again."""
     try:
-        return check_relation(con, relation, table)
+        return check_relation(con, relation, table, proven)
     except RuleError as exc:
         raise ContractViolation(
             f"{identifier}: contract {contract.id} {contract.version}: {exc}; "
@@ -201,8 +212,9 @@ def retention_days(artifacts: Mapping[str, Any]) -> float:
 
 def gate(
     product_dir: Path, model: str, run_id: str, identifier: str, env: Mapping[str, str] | None
-) -> None:
-    """PublicationBlocked when something ``model`` depends on failed in this run."""
+) -> Path | None:
+    """PublicationBlocked when something ``model`` depends on failed in this run; else the
+    run's run_results.json (None when the run's dbt step reported none)."""
     results = this_runs_results(product_dir, run_id, env)
     found = read_blockers(results, model) if results is not None else []
     if found:
@@ -212,6 +224,7 @@ def gate(
             hint="the product's other tables publish; fix what failed and run again",
             details=found[5:20],
         )
+    return results
 
 
 def publish_model(
@@ -223,7 +236,7 @@ def publish_model(
     product_dir = Path(product_dir).resolve()
     artifacts = read_artifacts(product_dir)
     identifier = f"{namespace_of(artifacts)}.{model}"
-    gate(product_dir, model, run_id, identifier, env)
+    results = gate(product_dir, model, run_id, identifier, env)
     target = catalog_target(product_dir, artifacts, env)
     catalog = open_catalog(target)
     metadata = artifacts["metadata"]
@@ -241,7 +254,8 @@ def publish_model(
         relation = con.sql(f"select * from {relation_name}")
         source = Source(rows=0, schema=_arrow_schema(relation), audits=["row count"])
         if contract is not None and table is not None:
-            source.checked = check_contract(con, relation_name, contract, table, identifier)
+            proven = proven_guarantees(results, model)
+            source.checked = check_contract(con, relation_name, contract, table, identifier, proven)
             source.rows = source.checked.rows
             source.audits.append(f"contract {contract.id} {contract.version}")
             current = wap.load_table(catalog, identifier)
