@@ -667,6 +667,49 @@ def contract_diff(product_dir: Path, against: str, kind: str, as_json: bool) -> 
     raise_if_unversioned(report)
 
 
+# ---------------------------------------------------------------- input
+
+
+@main.group("input")
+def input_group() -> None:
+    """Inputs: other products' published tables a product reads, through the catalog.
+
+    An input is declared in floe.yaml (inputs: product, table, accepted contract range)
+    and read in dbt as a source; floe checks it against the producer's contract at
+    compile, loads its published snapshot before each run, and runs producers first.
+    """
+
+
+@input_group.command("add")
+@click.argument("product_dir", type=DirArg)
+@click.argument("table")
+@click.option(
+    "--contract",
+    "contract_range",
+    help="Accepted producer contract versions (default: ^MAJOR of its current version).",
+)
+@handles_errors
+def input_add(product_dir: Path, table: str, contract_range: str | None) -> None:
+    """Let PRODUCT_DIR read TABLE (PRODUCER.TABLE) of another product of the platform.
+
+    Appends it to PRODUCT_DIR/floe.yaml's inputs and writes the dbt source the models
+    read it from (models/_floe_inputs__<producer>.yml), each once: a sources file that
+    exists is never rewritten.
+    """
+    from floe.local.inputs import add_input
+
+    done = add_input(product_dir, table, contract_range)
+    for note in done.notes:
+        click.secho(note, fg="yellow", err=True)
+    for path in done.wrote:
+        click.echo(f"wrote {path}")
+    module, _, name = table.partition(".")
+    click.echo(
+        f"next: read it in a model as {{{{ source('{module.replace('-', '_')}', '{name}') }}}}, "
+        f"then floe compile --platform-dir {product_dir.parent}"
+    )
+
+
 # ---------------------------------------------------------------- init
 
 

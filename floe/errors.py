@@ -155,6 +155,13 @@ class ContractError(FloeError):
     exit_code = 4
 
 
+class InputError(FloeError):
+    """A product's input (another product's published table) does not resolve."""
+
+    code = "FLOE106"
+    exit_code = 4
+
+
 class ContractVersionError(FloeError):
     """A contract change without the version bump it needs (a breaking change: a new major)."""
 

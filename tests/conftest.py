@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo"
 DEMO_MANIFEST = DEMO / "manifest.yaml"
 CUSTOMER_SPEC = DEMO / "customer-360" / "floe.yaml"
-PRODUCTS = ("customer-360", "financial-risk", "iot-telemetry")
+# every demo product, in name order (the producers of risk-overview's inputs come first)
+PRODUCTS = tuple(sorted(p.parent.name for p in DEMO.glob("*/floe.yaml")))
 GENERATED = ("target", "logs", ".floe", "compiled_artifacts.json", "definitions.py")
 
 

@@ -48,6 +48,10 @@ def render_definitions(artifacts: CompiledArtifacts, regenerate_command: str) ->
         schedule=artifacts.schedule,
         profiles_dir=PurePosixPath(PROFILES_FILE).parent.as_posix(),
         published_models=published_models(artifacts.model_dump(mode="json")),
+        input_assets={
+            f"{i.source}.{i.table}": ["lakehouse", i.product_module, i.table]
+            for i in artifacts.inputs
+        },
     )
     ast.parse(text)  # generated code must at least be valid Python
     return text

@@ -17,6 +17,7 @@ from floe.schemas.artifacts import (
     ObservabilityConfig,
     ProductIdentity,
     ResolvedGovernance,
+    ResolvedInput,
     ResolvedModel,
     ResolvedTransforms,
 )
@@ -44,6 +45,7 @@ def build_artifacts(
     compiled_at: datetime | None = None,
     content_hash: str | None = None,
     contract: DataContract | None = None,
+    inputs: list[ResolvedInput] | None = None,
 ) -> CompiledArtifacts:
     """The contract for one product; ``governance`` is carried through as given (AC-9.7)."""
     compute = manifest.plugins.compute
@@ -88,4 +90,5 @@ def build_artifacts(
         observability=observability or resolve_observability(manifest, spec),
         schedule=spec.schedule,
         contract=contract,
+        inputs=inputs or [],
     )

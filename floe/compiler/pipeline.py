@@ -12,6 +12,7 @@ from floe.compiler.dbt import dbt_compile, load_dbt_manifest, read_dbt_project
 from floe.compiler.governance import EnforcementResult, enforce
 from floe.compiler.governance.graph import DbtGraph, build_graph
 from floe.compiler.governance.policies import lineage_policy
+from floe.compiler.inputs import resolve_inputs
 from floe.compiler.loader import Loaded, LoadWarning, load_manifest, load_spec
 from floe.compiler.profiles import build_profiles, render_profiles, target_name
 from floe.compiler.resolve import effective_enforcement_level, resolve_governance
@@ -96,7 +97,8 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
             governance.dbt_vars() if governance else None,
             target_name(manifest.model.plugins.compute),
         )
-    graph = build_graph(load_dbt_manifest(dbt_manifest_path))
+    dbt_manifest = load_dbt_manifest(dbt_manifest_path)
+    graph = build_graph(dbt_manifest)
 
     mismatches = lineage_policy(graph, spec.model, None)
     if mismatches:
@@ -119,6 +121,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
     result = _with_contract_findings(
         result, contract, contract_path, graph, published, governance, spec.path.name
     )
+    inputs = resolve_inputs(spec, dbt_manifest, product_dir.parent)
     sources = [spec.text.encode(), manifest.text.encode()]
     if contract_path is not None:
         sources.append(contract_path.read_bytes())
@@ -130,6 +133,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
         enforcement_result=result.summary(),
         content_hash=source_hash(sources),
         contract=contract,
+        inputs=inputs,
     )
     warnings = [*manifest.warnings, *spec.warnings]
     if contract is not None and contract_path is not None:

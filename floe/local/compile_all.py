@@ -59,9 +59,10 @@ def compile_all(
     stamps: dict[str, str] = {}
     done: dict[str, ProductCompiled] = {}
     todo: list[Path] = []
+    producers = producer_files(demo_dir)
     for product in products:
         shared = shared_dirs(product, read_dbt_project(product).macro_paths)
-        stamps[product.name] = fingerprint(product, manifest, shared)
+        stamps[product.name] = fingerprint(product, manifest, shared, producers.get(product, []))
         if not force and is_up_to_date(product, stamps[product.name]):
             done[product.name] = ProductCompiled(product.name, None, [], 0.0)
             progress(
@@ -96,6 +97,24 @@ def compile_all(
         for line in result.enforcement.finding_lines():
             progress(f"      {line}")
     return [done[p.name] for p in products]
+
+
+def producer_files(platform_dir: Path) -> dict[Path, list[Path]]:
+    """product -> the files of the products it reads that its compile checks against
+    (their floe.yaml and datacontract.yaml): a producer's contract change recompiles it."""
+    from floe.compiler.inputs import platform_products
+    from floe.contracts.model import CONTRACT_FILE
+
+    products = platform_products(platform_dir, strict=False)
+    out: dict[Path, list[Path]] = {}
+    for product in products.values():
+        files = []
+        for wanted in product.spec.inputs:
+            producer = products.get(wanted.product)
+            if producer is not None:
+                files += [producer.directory / SPEC_FILE, producer.directory / CONTRACT_FILE]
+        out[product.directory] = files
+    return out
 
 
 Outcome = tuple[CompileResult, list[Path], float] | FloeError

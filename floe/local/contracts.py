@@ -215,7 +215,9 @@ def diff_against_file(product_dir: Path, other: Path) -> DiffReport:
     changes = diff_contracts(old, new)
     need = needed_version(old.version, new.version, changes)
     lines = [str(c) for c in changes] + [verdict(old.version, new.version, changes)]
-    return DiffReport(str(other), lines, changes, {"*": need} if need else {})
+    needed = {"*": need} if need else {}
+    lines += consumers_affected(product_dir, new, changes, needed)
+    return DiffReport(str(other), lines, changes, needed)
 
 
 def diff_against_published(product_dir: Path, env: dict[str, str] | None = None) -> DiffReport:
@@ -241,7 +243,60 @@ def diff_against_published(product_dir: Path, env: dict[str, str] | None = None)
         need = needed_version(old.version, new.version, found)
         if need:
             needed[table.model] = need
+    lines += consumers_affected(product_dir, new, changes, needed)
     return DiffReport(f"published ({where})", lines, changes, needed)
+
+
+def consumers_affected(
+    product_dir: Path, new: DataContract, changes: list[Change], needed: dict[str, str]
+) -> list[str]:
+    """The products of the platform that read a changed table of this one, and how the
+    change meets them: outside the contract range they accept, or removing a column
+    their models read."""
+    from floe.compiler.inputs import platform_products
+    from floe.compiler.sql_reads import columns_read
+    from floe.contracts.semver import parse_range
+    from floe.schemas.spec import INPUT_SCHEMA
+
+    product_dir = Path(product_dir)
+    products = platform_products(product_dir.parent, strict=False)
+    me = next(
+        (p for p in products.values() if p.directory.resolve() == product_dir.resolve()), None
+    )
+    if me is None:
+        return []
+    changed = {c.table for c in changes}
+    lines = []
+    for consumer in products.values():
+        for wanted in consumer.spec.inputs:
+            if wanted.product != me.name or wanted.table not in changed:
+                continue
+            need = needed.get(wanted.table) or needed.get("*")
+            accepted = parse_range(wanted.contract)
+            if need and not accepted.contains(need):
+                verdict_text = f"the change needs {need}, outside the {wanted.contract} it accepts"
+            elif not accepted.contains(new.version):
+                verdict_text = f"{new.version} is outside the {wanted.contract} it accepts"
+            else:
+                verdict_text = f"{new.version} is inside the {wanted.contract} it accepts"
+            removed = {
+                str(c.column).lower()
+                for c in changes
+                if c.table == wanted.table and c.breaking and c.column
+            }
+            read: set[str] = set()
+            manifest_path = consumer.directory / "target" / "manifest.json"
+            if removed and manifest_path.is_file():
+                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+                for node in (manifest.get("nodes") or {}).values():
+                    found = columns_read(
+                        str(node.get("compiled_code") or ""), INPUT_SCHEMA, wanted.relation
+                    )
+                    read |= found or set()
+            touched = sorted(removed & read)
+            also = f"; its models read {', '.join(touched)}" if touched else ""
+            lines.append(f"consumer {consumer.name} reads {wanted.table}: {verdict_text}{also}")
+    return lines
 
 
 def _artifacts_for(product_dir: Path) -> dict[str, Any]:

@@ -37,7 +37,14 @@ def _files(root: Path, top_level_generated: bool) -> Iterable[Path]:
             yield Path(directory) / name
 
 
-def fingerprint(product_dir: Path, manifest_path: Path, extra_dirs: Iterable[Path]) -> str:
+def fingerprint(
+    product_dir: Path,
+    manifest_path: Path,
+    extra_dirs: Iterable[Path],
+    extra_files: Iterable[Path] = (),
+) -> str:
+    """``extra_files``: files of other products the compile reads (the floe.yaml and data
+    contract of each product whose tables this one reads)."""
     digest = hashlib.sha256(f"floe {__version__}\n".encode())
 
     def add(path: Path, label: str) -> None:
@@ -50,6 +57,9 @@ def fingerprint(product_dir: Path, manifest_path: Path, extra_dirs: Iterable[Pat
     for extra in sorted({p.resolve() for p in extra_dirs}):
         for path in _files(extra, top_level_generated=False):
             add(path, f"@{extra.name}/{path.relative_to(extra).as_posix()}")
+    for path in sorted({p.resolve() for p in extra_files}):
+        if path.is_file():
+            add(path, f"@{path.parent.name}/{path.name}")
     for path in sorted(_TEMPLATES.glob("*.j2")):
         add(path, f"@template/{path.name}")
     return digest.hexdigest()

@@ -11,7 +11,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,6 +22,8 @@ from floe.local.capacity import WORKER_MIB, run_workers
 from floe.local.outcome import DbtOutcome, read_outcome
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
 from floe.runtime.observe.report import LAST_RUN_FILE, ObservabilitySettings
+from floe.runtime.publish.inputs import SNAPSHOTS_TABLE
+from floe.schemas.spec import INPUT_SCHEMA
 
 RUN_LOG = "run.log"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -63,9 +65,10 @@ class ProductRun:
     @property
     def stale(self) -> list[str]:
         """Tables/views left from an earlier run: this run did not rebuild them."""
+        tables = [t for t in self.tables if not t.startswith(f"{INPUT_SCHEMA}.")]
         if self.outcome is None:
-            return list(self.tables) if not self.success else []
-        return [t for t in self.tables if t.split(".")[-1] not in self.outcome.built]
+            return tables if not self.success else []
+        return [t for t in tables if t.split(".")[-1] not in self.outcome.built]
 
 
 def load_definitions_module(product_dir: Path) -> ModuleType:
@@ -316,54 +319,111 @@ def run_all(
         return _run_all(product_dirs, progress, jobs)
 
 
+def product_inputs(product_dirs: list[Path]) -> dict[Path, dict[Path, list[str]]]:
+    """consumer -> {producer being run: the tables it reads from it} (inputs whose
+    producer is not in this run are read from the catalog as last published)."""
+    names: dict[str, Path] = {}
+    inputs: dict[Path, list[dict[str, Any]]] = {}
+    for product_dir in product_dirs:
+        artifacts_path = product_dir / ARTIFACTS_FILE
+        artifacts = (
+            json.loads(artifacts_path.read_text(encoding="utf-8"))
+            if artifacts_path.is_file()
+            else {}
+        )
+        names[str((artifacts.get("metadata") or {}).get("product_name", product_dir.name))] = (
+            product_dir
+        )
+        inputs[product_dir] = list(artifacts.get("inputs") or [])
+    out: dict[Path, dict[Path, list[str]]] = {}
+    for product_dir, items in inputs.items():
+        deps: dict[Path, list[str]] = {}
+        for item in items:
+            producer = names.get(str(item.get("product")))
+            if producer is not None and producer != product_dir:
+                deps.setdefault(producer, []).append(str(item["identifier"]))
+        out[product_dir] = deps
+    return out
+
+
+def _not_run(product_dir: Path, why: list[str]) -> ProductRun:
+    return ProductRun(
+        name=product_dir.name,
+        success=False,
+        tables={},
+        tests_passed=0,
+        tests_failed=0,
+        seconds=0.0,
+        lineage="not reported",
+        spans="not reported",
+        errors=why,
+    )
+
+
+def _unready(
+    product_dir: Path, deps: dict[Path, list[str]], runs: dict[Path, ProductRun]
+) -> list[str]:
+    """Why a consumer cannot run: an input its producer did not publish in this run."""
+    why = []
+    for producer, tables in deps.items():
+        statuses = {s.table: s for s in runs[producer].publications}
+        for table in tables:
+            status = statuses.get(table)
+            if status is None or status.status != "published":
+                detail = f"{status.status} ({status.detail})" if status else "its run failed"
+                why.append(
+                    f"not run: input {table} was not published by {producer.name} in this "
+                    f"run: {detail}"
+                )
+    return why
+
+
 def _run_all(
     product_dirs: list[Path], progress: Any = print, jobs: int | None = None
 ) -> list[ProductRun]:
-    """Materialize every product; products are independent, so up to ``jobs`` run at once
-    (default: one per CPU, no more than memory holds), each in its own worker process.
-    Each product's summary is printed as it finishes; a failed product does not stop the
-    others, and the first failure (in name order) is raised once all have ended."""
+    """Materialize every product, producers before the products that read their tables
+    (independent products run at once: up to ``jobs``, default one per CPU and no more
+    than memory holds, each in its own worker process).  Each product's summary is
+    printed as it finishes; a failed product does not stop the others (its consumers
+    are not run, saying why), and the first failure (in name order) is raised at the end."""
     total = len(product_dirs)
+    graph = product_inputs(product_dirs)
     workers, lowered = run_workers(total, jobs)
     if lowered:
         progress(f"running {workers} product(s) at a time: {lowered}")
     runs: dict[Path, ProductRun] = {}
+    pending = list(product_dirs)
+
+    def ready() -> list[Path]:
+        return [p for p in pending if all(d in runs for d in graph[p])]
+
+    def finish(product_dir: Path, run: ProductRun, label: str) -> None:
+        runs[product_dir] = run
+        progress(label)
+        progress(format_run(run))
+
     if workers == 1:
-        for index, product_dir in enumerate(product_dirs, 1):
+        while pending:
+            batch = ready()
+            if not batch:  # a circle (compile refuses these): nothing more can start
+                for product_dir in pending:
+                    finish(product_dir, _not_run(product_dir, ["not run: inputs in a circle"]), "")
+                break
+            product_dir = batch[0]
+            pending.remove(product_dir)
+            index = len(runs) + 1
+            why = _unready(product_dir, graph[product_dir], runs)
+            if why:
+                finish(
+                    product_dir, _not_run(product_dir, why), f"[{index}/{total}] {product_dir.name}"
+                )
+                continue
             progress(f"[{index}/{total}] {product_dir.name}: materializing all assets ...")
             run = functools.partial(run_product, product_dir)
             runs[product_dir] = _outcome_of(product_dir, run)
             progress(format_run(runs[product_dir]))
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from concurrent.futures.process import BrokenProcessPool
-
-        progress(
-            f"materializing {total} product(s) with {workers} worker(s): "
-            + ", ".join(p.name for p in product_dirs)
-        )
-        # forkserver: workers start clean (no threads or DuckDB handles of this process),
-        # forked from a server that imported dagster, dagster-dbt, dbt and pyiceberg once
-        # (each product's dbt commands then run on a thread of its worker: dbt_launch)
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(WORKER_PRELOAD)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            # in a worker, where pyiceberg is imported already (not in this process)
-            try:
-                pool.submit(_prepare_shared_catalog, product_dirs).result()
-            except BrokenProcessPool:
-                raise FloeError(
-                    "no product started: a worker process ended abruptly (killed, most "
-                    "often by the out-of-memory killer, or crashed)",
-                    hint=WORKER_LOST_HINT,
-                ) from None
-            futures = {pool.submit(_run_in_worker, p): p for p in product_dirs}
-            for done, future in enumerate(as_completed(futures), 1):
-                product_dir = futures[future]
-                runs[product_dir] = _outcome_of(product_dir, future.result)
-                progress(f"[{done}/{total}] {product_dir.name} finished")
-                progress(format_run(runs[product_dir]))
+        _run_parallel(product_dirs, graph, workers, progress, runs, pending, ready, finish)
     failed = [p for p in product_dirs if not runs[p].success]
     if failed:
         error = run_error(runs[failed[0]], failed[0])
@@ -371,6 +431,68 @@ def _run_all(
             error.details.append(f"also failed: {', '.join(p.name for p in failed[1:])}")
         raise error
     return [runs[p] for p in product_dirs]
+
+
+def _run_parallel(
+    product_dirs: list[Path],
+    graph: dict[Path, dict[Path, list[str]]],
+    workers: int,
+    progress: Any,
+    runs: dict[Path, ProductRun],
+    pending: list[Path],
+    ready: Callable[[], list[Path]],
+    finish: Callable[[Path, ProductRun, str], None],
+) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    total = len(product_dirs)
+    progress(
+        f"materializing {total} product(s) with {workers} worker(s): "
+        + ", ".join(p.name for p in product_dirs)
+    )
+    # forkserver: workers start clean (no threads or DuckDB handles of this process),
+    # forked from a server that imported dagster, dagster-dbt, dbt and pyiceberg once
+    # (each product's dbt commands then run on a thread of its worker: dbt_launch)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_PRELOAD)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # in a worker, where pyiceberg is imported already (not in this process)
+        try:
+            pool.submit(_prepare_shared_catalog, product_dirs).result()
+        except BrokenProcessPool:
+            raise FloeError(
+                "no product started: a worker process ended abruptly (killed, most "
+                "often by the out-of-memory killer, or crashed)",
+                hint=WORKER_LOST_HINT,
+            ) from None
+        running: dict[Future[ProductRun], Path] = {}
+        while pending or running:
+            for product_dir in ready():
+                pending.remove(product_dir)
+                why = _unready(product_dir, graph[product_dir], runs)
+                if why:
+                    finish(
+                        product_dir,
+                        _not_run(product_dir, why),
+                        f"[{len(runs) + 1}/{total}] {product_dir.name} not run",
+                    )
+                    continue
+                running[pool.submit(_run_in_worker, product_dir)] = product_dir
+            if not running:
+                for product_dir in list(pending):  # a circle: nothing more can start
+                    pending.remove(product_dir)
+                    finish(product_dir, _not_run(product_dir, ["not run: inputs in a circle"]), "")
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                product_dir = running.pop(future)
+                finish(
+                    product_dir,
+                    _outcome_of(product_dir, future.result),
+                    f"[{len(runs) + 1}/{total}] {product_dir.name} finished",
+                )
 
 
 WORKER_LOST = (
@@ -451,6 +573,10 @@ def run_error(run: ProductRun, product_dir: Path) -> DbtError:
     )
 
 
+def _floe_internal(table: str) -> bool:
+    return table == f"{INPUT_SCHEMA}.{SNAPSHOTS_TABLE}"
+
+
 def _is_publication_step(error: str) -> bool:
     step = error.split(": ", 1)[0]
     return step.startswith("lakehouse__") or step.endswith("dbt_build")
@@ -466,7 +592,10 @@ def format_run(run: ProductRun) -> str:
         )
         if outcome.tests_warned:
             tests += f", {outcome.tests_warned} warned"
-    lines = [f"  {run.name}: {'ok' if run.success else 'FAILED'} in {run.seconds:.1f}s; {tests}"]
+    state = "ok" if run.success else "FAILED"
+    if run.errors and all(e.startswith("not run:") for e in run.errors):
+        state, tests = "NOT RUN", "its inputs were not published"
+    lines = [f"  {run.name}: {state} in {run.seconds:.1f}s; {tests}"]
     if outcome is not None:
         for problem in outcome.problems:
             lines += [f"    {line}" for line in problem.lines()]
@@ -475,9 +604,11 @@ def format_run(run: ProductRun) -> str:
         # have their own lines below
         lines += [f"    {line}" for line in run.errors if not _is_publication_step(line)]
     stale = set(run.stale)
+    run = replace(run, tables={t: n for t, n in run.tables.items() if not _floe_internal(t)})
     lines += [
         f"    {table:<45} {rows:>8} rows"
         + ("  (stale: not rebuilt in this run)" if table in stale else "")
+        + ("  (input, loaded from the catalog)" if table.startswith(f"{INPUT_SCHEMA}.") else "")
         for table, rows in run.tables.items()
     ]
     lines += [status.line() for status in run.publications]

@@ -33,7 +33,23 @@ GENERATED = (
 
 
 def products(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.glob("*/definitions.py"))
+    """Every product, producers before the products that read their tables."""
+    found = sorted(p.parent for p in root.glob("*/definitions.py"))
+    reads: dict[Path, set[str]] = {}
+    names: dict[str, Path] = {}
+    for product in found:
+        artifacts = json.loads((product / "compiled_artifacts.json").read_text(encoding="utf-8"))
+        names[str(artifacts["metadata"]["product_name"])] = product
+        reads[product] = {str(i["product"]) for i in artifacts.get("inputs") or []}
+    ordered: list[Path] = []
+    while len(ordered) < len(found):
+        ready = [
+            p
+            for p in found
+            if p not in ordered and all(names.get(n) in ordered for n in reads[p] if n in names)
+        ]
+        ordered += ready or [p for p in found if p not in ordered]  # a circle: name order
+    return ordered
 
 
 def _report(check: str, product: str, ok: bool, detail: str, **extra: Any) -> bool:

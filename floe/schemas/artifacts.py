@@ -59,6 +59,19 @@ class ResolvedModel(FrozenModel):
     publish: bool | None = None  # None: published when tier is gold
 
 
+class ResolvedInput(FrozenModel):
+    """A table of another product this one reads, as compile found it."""
+
+    product: str
+    product_module: str
+    table: str
+    identifier: str  # <product_module>.<table> in the catalog
+    contract_range: str  # the producer contract versions accepted
+    contract_version: str  # the producer's contract version at compile
+    source: str  # the dbt source name (the producer's module)
+    relation: str  # floe_inputs.<product_module>__<table> in this product's DuckDB
+
+
 class ResolvedTransforms(FrozenModel):
     models: list[ResolvedModel]
     default_compute: str
@@ -126,6 +139,8 @@ class CompiledArtifacts(FrozenModel):
     schedule: ScheduleSpec | None = None
     # the product's data contract (datacontract.yaml), normalized; checked at publication
     contract: DataContract | None = None
+    # published tables of other products this one reads through the catalog
+    inputs: list[ResolvedInput] = Field(default_factory=list)
 
     def to_json(self) -> str:
         """Stable JSON (sorted keys, two-space indent, trailing newline)."""

@@ -80,6 +80,38 @@ class TransformSpec(FrozenModel):
         return is_published(self.tier, self.publish)
 
 
+# The schema, in a consumer's DuckDB, of the tables it reads from other products (each
+# as <producer module>__<table>); its dbt project declares them as sources.
+INPUT_SCHEMA = "floe_inputs"
+
+
+class InputSpec(FrozenModel):
+    """A published table of another data product this one reads, through the catalog."""
+
+    product: ProductName
+    table: ModelName
+    # the producer's contract versions this product accepts (semver range: ^1, >=1.2,<2)
+    contract: str = Field(default="*", min_length=1)
+
+    @field_validator("contract")
+    @classmethod
+    def _range(cls, value: str) -> str:
+        from floe.contracts.semver import parse_range
+
+        parse_range(value)
+        return value
+
+    @property
+    def source_name(self) -> str:
+        """The dbt source the consumer's models read it from (the producer's module)."""
+        return module_name(self.product)
+
+    @property
+    def relation(self) -> str:
+        """Its table in the consumer's DuckDB (schema floe_inputs)."""
+        return f"{module_name(self.product)}__{self.table}"
+
+
 class ScheduleSpec(FrozenModel):
     cron: str
     timezone: str = "UTC"
@@ -122,6 +154,8 @@ class FloeSpec(FrozenModel):
     metadata: SpecMetadata
     platform: PlatformRef = Field(default_factory=PlatformRef)
     transforms: list[TransformSpec] = Field(min_length=1)
+    # published tables of other products this one reads (a data mesh, under contract)
+    inputs: list[InputSpec] = Field(default_factory=list)
     schedule: ScheduleSpec | None = None
     governance: SpecGovernance | None = None
 
@@ -141,6 +175,13 @@ class FloeSpec(FrozenModel):
         cycle = find_cycle({t.name: list(t.depends_on) for t in self.transforms})
         if cycle:
             raise ValueError(f"transforms form a cycle: {' -> '.join(cycle)}")
+        reads = [(i.product, i.table) for i in self.inputs]
+        twice = sorted({f"{p}.{t}" for p, t in reads if reads.count((p, t)) > 1})
+        if twice:
+            raise ValueError(f"inputs list a table twice: {', '.join(twice)}")
+        own = [f"{i.product}.{i.table}" for i in self.inputs if i.product == self.metadata.name]
+        if own:
+            raise ValueError(f"a product cannot read its own tables as inputs: {', '.join(own)}")
         return self
 
 

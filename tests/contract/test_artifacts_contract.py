@@ -49,12 +49,22 @@ def test_ac_9_2_unknown_transport_is_rejected() -> None:
         ObservabilityConfig(telemetry=TELEMETRY, lineage_namespace="x", lineage_transport="pigeon")
 
 
-def test_ac_9_3_version_is_0_9_0_with_history_entry() -> None:
-    """Issue 24: the contract section is a backwards-compatible addition: a minor bump."""
-    assert COMPILED_ARTIFACTS_VERSION == "0.9.0"
+def test_ac_9_3_version_is_0_10_0_with_history_entry() -> None:
+    """Issues 24 and 26: the contract and the inputs are backwards-compatible additions,
+    each a minor bump with its history entry."""
+    assert COMPILED_ARTIFACTS_VERSION == "0.10.0"
     assert "contract" in VERSION_HISTORY["0.9.0"]
+    assert "inputs" in VERSION_HISTORY["0.10.0"]
     assert list(VERSION_HISTORY)[-1] == COMPILED_ARTIFACTS_VERSION
-    assert _artifacts().version == "0.9.0"
+    assert _artifacts().version == "0.10.0"
+
+
+def test_artifacts_written_before_inputs_still_load() -> None:
+    """Issue 26: a 0.9-shaped document (no inputs) loads with no inputs."""
+    data = json.loads(_artifacts().to_json())
+    data.pop("inputs", None)
+    data["version"] = "0.9.0"
+    assert CompiledArtifacts.model_validate(data).inputs == []
 
 
 def test_artifacts_written_before_contracts_still_load() -> None:

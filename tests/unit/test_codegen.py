@@ -44,6 +44,57 @@ def test_ac_11_8_generated_definitions_match_golden_file() -> None:
     assert text == GOLDEN.read_text(encoding="utf-8")
 
 
+CONSUMER_GOLDEN = ROOT / "tests" / "golden" / "risk_overview_definitions.py"
+
+
+def _render_consumer() -> str:
+    """risk-overview: a product with inputs (issue 26)."""
+    import yaml
+
+    from floe.schemas.artifacts import ResolvedInput
+    from floe.schemas.spec import module_name
+
+    manifest = PlatformManifest.model_validate(demo_manifest_data())
+    spec = FloeSpec.model_validate(
+        yaml.safe_load((ROOT / "demo" / "risk-overview" / "floe.yaml").read_text())
+    )
+    inputs = [
+        ResolvedInput(
+            product=i.product,
+            product_module=module_name(i.product),
+            table=i.table,
+            identifier=f"{module_name(i.product)}.{i.table}",
+            contract_range=i.contract,
+            contract_version="1.0.0",
+            source=i.source_name,
+            relation=f"floe_inputs.{i.relation}",
+        )
+        for i in spec.inputs
+    ]
+    artifacts = build_artifacts(
+        spec,
+        manifest,
+        dbt_profiles=build_profiles("risk_overview", manifest.plugins.compute),
+        governance=resolve_governance(manifest, spec),
+        compiled_at=datetime(2026, 2, 15, tzinfo=timezone.utc),
+        content_hash="sha256:" + "0" * 64,
+        inputs=inputs,
+    )
+    pinned = artifacts.metadata.model_copy(update={"floe_version": "0.1.0"})
+    return render_definitions(artifacts.model_copy(update={"metadata": pinned}), COMMAND)
+
+
+def test_issue_26_definitions_of_a_product_with_inputs_match_golden_file() -> None:
+    """The inputs are loaded before dbt, the dbt sources map to the producers' lakehouse
+    assets, and an asset sensor per input starts the job (FLOE_UPDATE_GOLDEN=1 updates)."""
+    text = _render_consumer()
+    if os.environ.get("FLOE_UPDATE_GOLDEN") == "1":
+        CONSUMER_GOLDEN.write_text(text, encoding="utf-8")
+    assert text == CONSUMER_GOLDEN.read_text(encoding="utf-8")
+    assert "load_inputs(PRODUCT_DIR, context.run.run_id)" in text
+    ast.parse(text)
+
+
 def test_generation_is_deterministic() -> None:
     assert _render() == _render()
 

@@ -380,3 +380,49 @@ def _published_facets(outcome: Any, source: str, relation: str) -> dict[str, Any
     if contract:
         facets["dataContract"] = ol.contract_facet(contract)
     return facets
+
+
+def report_input_load(
+    product_dir: Path,
+    dataset: tuple[str, str],
+    relation: str,
+    snapshot_id: str,
+    run_id: str,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """OpenLineage for one input loaded before the dbt build: the producer's published
+    table as the input dataset, by the same catalog identity its publication names as
+    output (so lineage backends join the two products' graphs), with the snapshot read as
+    its dataset version; the consumer's DuckDB relation as the output."""
+    from openlineage.client.facet_v2 import dataset_version_dataset
+
+    from floe.runtime.observe import lineage as ol
+
+    env = os.environ if env is None else env
+    artifacts = read_artifacts(product_dir)
+    settings = ObservabilitySettings.load(product_dir, env, artifacts)
+    emitter = _lineage(settings, env)
+    if emitter.kind == "none":
+        return
+    database = duckdb_file(product_dir, artifacts).resolve()
+    job = f"{settings.product}.load_input.{dataset[1]}"
+    parent = ol.parent_facet(
+        settings.namespace,
+        f"{settings.product}.{artifacts['identity']['module_name']}_build",
+        run_id,
+    )
+    version = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=snapshot_id)
+    common: dict[str, Any] = {
+        "inputs": [
+            ol.InputDataset(namespace=dataset[0], name=dataset[1], facets={"version": version})
+        ],
+        "outputs": [
+            ol.OutputDataset(namespace=f"duckdb://{database}", name=f"{database.stem}.{relation}")
+        ],
+        "run_facets": {"parent": parent},
+        "job_facets": {"jobType": ol.job_type("ICEBERG")},
+    }
+    node_run = ol.node_run_id(run_id, f"load/{dataset[1]}")
+    for kind in ("START", "COMPLETE"):
+        emitter.emit(ol.run_event(kind, ol.iso(None), node_run, settings.namespace, job, **common))
