@@ -60,7 +60,7 @@ def run_demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def dev(session: nox.Session) -> None:
-    """Start the Dagster UI on 127.0.0.1:3000 with the three code locations."""
+    """Start the Dagster UI on 127.0.0.1:3000 with one code location per demo product."""
     demo_local.dev(session)
 
 

@@ -11,6 +11,9 @@
 (d) write-audit-publish (audit branch, row-count audit, fast-forward) against a direct
     publication (one overwrite commit on main, floe's earlier way), same 5M rows
     (target: at most +10% wall).
+(f) an input read through the catalog (issue 26: the published snapshot streamed by
+    PyIceberg into the consumer's DuckDB, as floe loads inputs) against the same rows read
+    from a local DuckDB table (ATTACH, CREATE TABLE AS): target at most 2x.
 (e) the data-contract checks of the 5M-row table (column types, a primary key, a required
     column, rowCount / nullValues / invalidValues rules) in DuckDB, against the table's
     publication time (target: at most +15%).
@@ -128,7 +131,24 @@ with duckdb.connect(database, read_only=True) as con:
             report = check_relation(con, "mart", table, known)
             cases[case].append(time.perf_counter() - start)
             assert report.ok, report.breaches
+reads, locals_ = [], []
+consumer = duckdb.connect(str(lakehouse.parent / "consumer.duckdb"))
+consumer.execute(f"attach '{database}' as producer (read_only)")
+for _ in range(repeats):
+    table = catalog.load_table("bench.mart")
+    start = time.perf_counter()
+    stream = table.scan(snapshot_id=table.current_snapshot().snapshot_id).to_arrow_batch_reader()
+    consumer.register("stream", stream)
+    consumer.execute("create or replace table input_catalog as select * from stream")
+    consumer.unregister("stream")
+    reads.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    consumer.execute("create or replace table input_local as select * from producer.mart")
+    locals_.append(time.perf_counter() - start)
+assert consumer.execute("select count(*) from input_catalog").fetchall() == \
+    consumer.execute("select count(*) from input_local").fetchall()
 print(json.dumps({"seconds": statistics.median(times), "floor": statistics.median(floors),
+                  "read": statistics.median(reads), "local": statistics.median(locals_),
                   "rows": published.rows, "peak_kib": peak, "base_kib": base, "first_call": first,
                   "direct": statistics.median(directs),
                   "checks": {k: statistics.median(v) for k, v in cases.items()}}))
@@ -200,6 +220,11 @@ def throughput(work: Path, rows: int) -> None:
         f"    floe computing the key's uniqueness too (no dbt test): {checks['alone']:.3f} s = "
         f"{checks['alone'] / ours:+.1%}; adding a regex `pattern` rule: {checks['pattern']:.3f}"
         f" s = {checks['pattern'] / ours:+.1%}"
+    )
+    print(
+        f"(f) an input of {rows:,} rows read through the catalog into the consumer's DuckDB "
+        f"{child['read']:.2f} s vs from a local DuckDB table {child['local']:.2f} s: "
+        f"{child['read'] / child['local']:.2f}x  [target <= 2x]"
     )
     peak_bytes = (child["peak_kib"] - child["base_kib"]) * 1024
     print(

@@ -18,6 +18,9 @@
 (b) a synthetic tree of --products products x 40 models: wall time with one worker for a
     quarter, half and all of the products (linear in products?) and with one worker per
     core for all of them (-> 1/N of one worker?).
+(c) --products products in --chains chains (each reads the one before it through the
+    catalog, issue 26): floe run's wall time against the critical path, the longest
+    chain's summed product times as the same run reports them (target <= 1.10x).
 
     python benchmarks/run_path.py [--runs 3] [--products 20] [--skip-synthetic]
                                   [--runners thread,fork]
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -284,12 +288,118 @@ def synthetic_figures(work: Path, products: int) -> None:
     )
 
 
+CHAIN_CONTRACT = """\
+apiVersion: v3.1.0
+kind: DataContract
+id: {name}
+version: 1.0.0
+schema:
+  - name: mart_out
+    physicalName: mart_out
+    properties:
+      - {{name: id, logicalType: integer, required: true}}
+      - {{name: v, logicalType: integer}}
+"""
+
+
+def chained_tree(dest: Path, products: int, chains: int) -> dict[str, int]:
+    """``products`` products in ``chains`` chains: each product publishes mart_out under a
+    contract and reads the previous product of its chain as an input.  product -> chain."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    (dest / "manifest.yaml").write_text(
+        "apiVersion: floe.dev/v1\nkind: PlatformManifest\n"
+        "metadata: {name: chains, version: 1.0.0, owner: bench@example.com}\n"
+        "plugins:\n  compute: {type: duckdb, config: {threads: 1}}\n"
+        "  orchestrator: {type: dagster}\n"
+    )
+    chain_of = {}
+    for index in range(products):
+        chain, position = index % chains, index // chains
+        name = f"c{chain}-p{position:02d}"
+        module = name.replace("-", "_")
+        chain_of[name] = chain
+        base = dest / name
+        (base / "models").mkdir(parents=True)
+        (base / "dbt_project.yml").write_text(
+            f"name: {module}\nversion: '1.0.0'\nconfig-version: 2\nprofile: {module}\n"
+            f"models:\n  {module}:\n    +materialized: table\n"
+        )
+        inputs = ""
+        if position == 0:
+            (base / "seeds").mkdir()
+            (base / "seeds" / "raw.csv").write_text("id,v\n1,10\n2,20\n3,30\n")
+            first = "select id, v from {{ ref('raw') }}"
+        else:
+            producer = f"c{chain}-p{position - 1:02d}"
+            source = producer.replace("-", "_")
+            (base / "models" / "_inputs.yml").write_text(
+                f"version: 2\nsources:\n  - name: {source}\n    schema: floe_inputs\n"
+                f"    tables:\n      - name: mart_out\n        identifier: {source}__mart_out\n"
+            )
+            first = f"select id, v from {{{{ source('{source}', 'mart_out') }}}}"
+            inputs = f'inputs:\n  - product: {producer}\n    table: mart_out\n    contract: "^1"\n'
+        (base / "models" / "stg_in.sql").write_text(first + "\n")
+        (base / "models" / "int_step.sql").write_text(
+            "select id, v + 1 as v from {{ ref('stg_in') }}\n"
+        )
+        (base / "models" / "mart_out.sql").write_text("select id, v from {{ ref('int_step') }}\n")
+        (base / "datacontract.yaml").write_text(CHAIN_CONTRACT.format(name=name))
+        (base / "floe.yaml").write_text(
+            f"apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata:\n  name: {name}\n"
+            f"  version: 1.0.0\n  owner: bench@example.com\n{inputs}transforms:\n"
+            "  - name: stg_in\n  - name: int_step\n    dependsOn: [stg_in]\n"
+            "  - name: mart_out\n    tier: gold\n    dependsOn: [int_step]\n"
+        )
+    return chain_of
+
+
+def chain_figures(work: Path, products: int, chains: int) -> None:
+    """floe run on products in chains: wall time against the critical path (the longest
+    chain's summed product times, as the same run reports them)."""
+    import re
+
+    floe = str(BIN / "floe")
+    tree = work / "chains"
+    chain_of = chained_tree(tree, products, chains)
+    timed([floe, "compile", "--platform-dir", str(tree)])
+    cores = len(os.sched_getaffinity(0))
+    start = time.perf_counter()
+    done = subprocess.run(
+        [floe, "run", "--skip-compile", "--platform-dir", str(tree)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall = time.perf_counter() - start
+    seconds = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"^  (\S+): ok in ([0-9.]+)s", done.stdout, re.MULTILINE)
+    }
+    assert len(seconds) == products, done.stdout[-2000:]
+    sums = [sum(t for n, t in seconds.items() if chain_of[n] == c) for c in range(chains)]
+    critical = max(sums)
+    print(
+        f"(c) {products} products in {chains} chains of {products // chains} (each reads the "
+        f"one before it through the catalog), {cores} workers:"
+    )
+    print(
+        f"    floe run {wall:.2f} s wall; critical path (longest chain's product times, "
+        f"from the same run) {critical:.2f} s: {wall / critical:.2f}x  [target <= 1.10x]"
+    )
+    print(f"    chains' sums: {', '.join(f'{t:.1f}' for t in sums)} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument(
+        "--chains", type=int, default=2, help="(c): chains the products form (default 2)"
+    )
     parser.add_argument(
         "--runners",
         default="thread",
@@ -302,6 +412,7 @@ def main() -> None:
             demo_figures(work, args.runs, args.runners.split(","))
         if not args.skip_synthetic:
             synthetic_figures(work, args.products)
+            chain_figures(work, args.products, args.chains)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,36 @@ CUSTOMER_SPEC = DEMO / "customer-360" / "floe.yaml"
 # every demo product, in name order (the producers of risk-overview's inputs come first)
 PRODUCTS = tuple(sorted(p.parent.name for p in DEMO.glob("*/floe.yaml")))
 GENERATED = ("target", "logs", ".floe", "compiled_artifacts.json", "definitions.py")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a demo product holds, read from its own files (the counts tests expect)."""
+
+    models: int
+    seeds: int
+    published: tuple[str, ...]  # model names
+    inputs: int
+
+    @property
+    def gold(self) -> str:
+        return self.published[0]
+
+
+def demo_shape(product: str) -> Shape:
+    base = DEMO / product
+    spec = yaml.safe_load((base / "floe.yaml").read_text(encoding="utf-8"))
+    published = tuple(
+        t["name"]
+        for t in spec["transforms"]
+        if t.get("publish") is True or (t.get("publish") is None and t.get("tier") == "gold")
+    )
+    return Shape(
+        models=len(list((base / "models").rglob("*.sql"))),
+        seeds=len(list((base / "seeds").glob("*.csv"))) if (base / "seeds").is_dir() else 0,
+        published=published,
+        inputs=len(spec.get("inputs") or []),
+    )
 
 
 def copy_demo(dest: Path) -> Path:

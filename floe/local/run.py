@@ -346,6 +346,12 @@ def product_inputs(product_dirs: list[Path]) -> dict[Path, dict[Path, list[str]]
     return out
 
 
+def _broken() -> ProductRun:
+    from concurrent.futures.process import BrokenProcessPool
+
+    raise BrokenProcessPool("the pool was broken before this product started")
+
+
 def _not_run(product_dir: Path, why: list[str]) -> ProductRun:
     return ProductRun(
         name=product_dir.name,
@@ -479,7 +485,14 @@ def _run_parallel(
                         f"[{len(runs) + 1}/{total}] {product_dir.name} not run",
                     )
                     continue
-                running[pool.submit(_run_in_worker, product_dir)] = product_dir
+                try:
+                    running[pool.submit(_run_in_worker, product_dir)] = product_dir
+                except BrokenProcessPool:  # a worker was killed: the pool takes nothing more
+                    finish(
+                        product_dir,
+                        _outcome_of(product_dir, _broken),
+                        f"[{len(runs) + 1}/{total}] {product_dir.name} finished",
+                    )
             if not running:
                 for product_dir in list(pending):  # a circle: nothing more can start
                     pending.remove(product_dir)

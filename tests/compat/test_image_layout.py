@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from floe.packaging.layout import code_locations, stage_image_layout
-from tests.conftest import PRODUCTS, run_python
+from tests.conftest import PRODUCTS, demo_shape, run_python
 
 PROBE = """
 import importlib, json, sys
@@ -56,7 +56,8 @@ def test_ac_11_5_module_imports_from_working_directory(
     assert Path(info["file"]) == app_demo / product.replace("-", "_") / "definitions.py"
     assert info["jobs"] == [f"{product.replace('-', '_')}_build"]
     assert len(info["schedules"]) == 1
-    assert len(info["assets"]) == 10  # 3 seeds + 6 models + the published gold table
+    shape = demo_shape(product)
+    assert len(info["assets"]) == shape.seeds + shape.models + len(shape.published)
     assert sum(1 for key in info["assets"] if key.startswith("lakehouse/")) == 1
     assert (location.working_directory, location.attribute) == ("/app/demo", "defs")
 

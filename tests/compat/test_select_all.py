@@ -24,7 +24,7 @@ import pytest
 from floe.compiler.dbt import run_dbt
 from floe.runtime import select_all_from_manifest
 from floe.runtime.dbt import selection as dbt_selection
-from tests.conftest import PRODUCTS, ROOT, run_python
+from tests.conftest import PRODUCTS, ROOT, demo_shape, run_python
 
 EDGES = ROOT / "tests" / "fixtures" / "selection" / "edges"
 PROFILES = """edges:
@@ -85,7 +85,8 @@ def test_select_all_matches_dagster_dbt_on_demo_products(compiled_demo: Path, pr
     manifest = compiled_demo / product / "target" / "manifest.json"
     ours = _assets_shape(manifest, stand_in=True)
     assert ours == _assets_shape(manifest, stand_in=False)
-    assert len(ours["keys"]) == 9  # 3 seeds + 6 models
+    shape = demo_shape(product)
+    assert len(ours["keys"]) == shape.seeds + shape.models
 
 
 def test_other_selections_still_go_to_dagster_dbt(edges_manifest: Path) -> None:
@@ -113,11 +114,6 @@ def test_unknown_dagster_dbt_layout_changes_nothing(monkeypatch: pytest.MonkeyPa
         assert dict(vars(asset_utils)) == before
 
 
-GOLD_MODEL = {
-    "customer-360": "mart_customer_360",
-    "financial-risk": "mart_risk_dashboard",
-    "iot-telemetry": "mart_equipment_health",
-}
 IMPORT_PROBE = """
 import importlib.util, json, socket, sys
 import dagster, dagster_dbt
@@ -151,8 +147,9 @@ def test_definitions_import_loads_no_dbt_selection_engine_and_no_network(
     probe = json.loads(out.stdout.strip().splitlines()[-1])
     assert "floe.runtime" in probe["added"]
     assert [m for m in probe["added"] if m.partition(".")[0] != "floe"] == []
-    assert len(probe["keys"]) == 10  # 3 seeds, 6 models, 1 published table
+    shape = demo_shape(product)
+    assert len(probe["keys"]) == shape.seeds + shape.models + len(shape.published)
     assert [k for k in probe["keys"] if k.startswith("lakehouse/")] == [
-        f"lakehouse/{product.replace('-', '_')}/{GOLD_MODEL[product]}"
+        f"lakehouse/{product.replace('-', '_')}/{shape.gold}"
     ]
     assert probe["network"] == []

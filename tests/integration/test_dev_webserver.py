@@ -12,6 +12,7 @@ from pathlib import Path
 
 from floe.health.checks import dagster_check
 from floe.local.dev import webserver_command, write_workspace
+from tests.conftest import PRODUCTS
 
 QUERY = """
 { workspaceOrError { __typename
@@ -39,7 +40,7 @@ def _graphql(port: int) -> dict:
         return json.loads(response.read())
 
 
-def test_dev_webserver_loads_three_code_locations(compiled_demo: Path, tmp_path: Path) -> None:
+def test_dev_webserver_loads_every_code_location(compiled_demo: Path, tmp_path: Path) -> None:
     port = _free_port()
     workspace = write_workspace(compiled_demo)
     log = (tmp_path / "webserver.log").open("w")
@@ -59,18 +60,18 @@ def test_dev_webserver_loads_three_code_locations(compiled_demo: Path, tmp_path:
                 entries = _graphql(port)["data"]["workspaceOrError"]["locationEntries"]
             except OSError:
                 entries = []
-            if len(entries) == 3 and all(e["loadStatus"] == "LOADED" for e in entries):
+            if len(entries) == len(PRODUCTS) and all(e["loadStatus"] == "LOADED" for e in entries):
                 break
             time.sleep(1)
         # the `floe platform status` Dagster check, against this live webserver (issue 7)
-        names = ["customer-360", "financial-risk", "iot-telemetry"]
+        names = list(PRODUCTS)
         healthy = dagster_check("dagster", f"http://127.0.0.1:{port}", names, retries=0)
         missing = dagster_check("dagster", f"http://127.0.0.1:{port}", [*names, "ghost"], retries=0)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
-    assert sorted(e["name"] for e in entries) == ["customer-360", "financial-risk", "iot-telemetry"]
+    assert sorted(e["name"] for e in entries) == list(PRODUCTS)
     for entry in entries:
         loaded = entry["locationOrLoadError"]
         assert loaded["__typename"] == "RepositoryLocation", loaded
@@ -78,5 +79,5 @@ def test_dev_webserver_loads_three_code_locations(compiled_demo: Path, tmp_path:
         assert f"{entry['name'].replace('-', '_')}_build" in jobs
     assert "ModuleNotFoundError" not in (tmp_path / "webserver.log").read_text()
     assert healthy.healthy, healthy.detail
-    assert healthy.detail == "3 code locations loaded: " + ", ".join(names)
+    assert healthy.detail == f"{len(names)} code locations loaded: " + ", ".join(names)
     assert not missing.healthy and "ghost: not loaded" in missing.detail

@@ -32,13 +32,9 @@ from floe.runtime.publish.catalog import (
     secret_env_name,
 )
 from floe.runtime.publish.lakehouse import publish_model
-from tests.conftest import DEMO_MANIFEST, PRODUCTS, copy_demo
+from tests.conftest import DEMO_MANIFEST, PRODUCTS, copy_demo, demo_shape
 
-GOLD = {
-    "customer-360": "customer_360.mart_customer_360",
-    "financial-risk": "financial_risk.mart_risk_dashboard",
-    "iot-telemetry": "iot_telemetry.mart_equipment_health",
-}
+GOLD = {p: f"{p.replace('-', '_')}.{demo_shape(p).gold}" for p in PRODUCTS}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from floe.packaging.deploy import RELEASE, workspace_locations
-from tests.conftest import DEMO, DEMO_MANIFEST, ROOT
+from tests.conftest import DEMO, DEMO_MANIFEST, PRODUCTS, ROOT
 
 CHART = ROOT / "helm" / "floe-platform"
 VALUES_FILES = ("values.yaml", "values-demo.yaml", "values-test.yaml")
@@ -117,14 +117,14 @@ def test_ac_11_5_dagster_chart_mounts_our_workspace_configmap() -> None:
     assert workspace["externalConfigmap"] in configmaps
 
 
-def test_ac_11_5_workspace_lists_three_python_module_locations() -> None:
+def test_ac_11_5_workspace_lists_every_product_as_a_python_module_location() -> None:
     docs = render("values-demo.yaml")
     name = _values("values.yaml")["dagster"]["dagsterWebserver"]["workspace"]["externalConfigmap"]
     workspace = yaml.safe_load(_by_kind(docs, "ConfigMap")[name]["data"]["workspace.yaml"])
     modules = {
         e["python_module"]["location_name"]: e["python_module"] for e in workspace["load_from"]
     }
-    assert sorted(modules) == ["customer-360", "financial-risk", "iot-telemetry"]
+    assert sorted(modules) == list(PRODUCTS)
     for location, entry in modules.items():
         assert entry["module_name"] == f"{location.replace('-', '_')}.definitions"
         assert entry["working_directory"] == "/app/demo"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sessions.e2e import split_repeat
-from tests.conftest import ROOT, run_python
+from tests.conftest import PRODUCTS, ROOT, run_python
 
 
 def _pytest(
@@ -22,7 +22,8 @@ def _pytest(
 def test_e2e_suite_collects() -> None:
     done = _pytest("tests/e2e", "--collect-only", "-q", "-m", "e2e")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "16 tests collected" in done.stdout
+    # 7 platform-wide tests and 3 per demo product
+    assert f"{7 + 3 * len(PRODUCTS)} tests collected" in done.stdout
 
 
 def test_e2e_without_cluster_fails_fast_naming_what_is_missing(tmp_path: Path) -> None:
