@@ -2,13 +2,16 @@
 
 (a) the demo, compiled once, then materialized (median of --runs, alternating):
       by hand: `dbt build` in each product directory, one after the other, with the same
-               profile, target and vars floe's generated definitions pass;
+               profile, target and vars floe's generated definitions pass (risk-overview's
+               inputs copied first from its producers' DuckDB files);
       ... and publish: the same, each product followed by a Python that writes its
                published models to the embedded Iceberg catalog with floe's writer (the
-               rest of what a run produces, lineage and spans aside);
+               rest of what a run produces, lineage and spans aside; inputs read from
+               the catalog, as a run reads them);
       floe:    `floe demo run --skip-compile` (every product through its generated
                Dagster definitions, publication to the embedded catalog included), with
-               -j 1 and with the default (one worker per core).
+               -j 1 and with the default (one worker per core), recording in the local
+               Dagster instance (the default) and with --no-history.
     Wall time (of a run nobody samples) and peak memory (the largest summed PSS of the
     process tree in a second run, sampled every 20 ms: shared pages are not counted
     twice), and the memory floor: one interpreter that has imported what a run imports,
@@ -136,12 +139,57 @@ def wall_of(commands: list[Command]) -> float:
     return _run(commands, None, sample=False)[0]
 
 
-def hand_commands(demo: Path) -> list[Command]:
+# a product reading others' tables (issue 26), by hand: each input copied from its
+# producer's DuckDB file into the relation the consumer's dbt sources name
+INPUTS_BY_HAND = """
+import json, sys
+from pathlib import Path
+import duckdb
+product = Path(sys.argv[1])
+artifacts = json.loads((product / "compiled_artifacts.json").read_text())
+con = duckdb.connect(str(product / "target" / "demo.duckdb"))
+for item in artifacts["inputs"]:
+    schema, table = item["relation"].split(".")
+    producer = product.parent / item["product"] / "target" / "demo.duckdb"
+    con.execute(f"attach '{producer}' as producer (read_only)")
+    where = con.execute(
+        "select table_schema from information_schema.tables "
+        "where table_catalog = 'producer' and table_name = ?", [item["table"]]
+    ).fetchone()[0]
+    con.execute(f'create schema if not exists "{schema}"')
+    con.execute(
+        f'create or replace table "{schema}"."{table}" as '
+        f'select * from producer."{where}"."{item["table"]}"'
+    )
+    con.execute("detach producer")
+con.close()
+"""
+
+# the same, as a floe run does it: each input's published snapshot read from the catalog
+INPUTS_FROM_CATALOG = """
+import sys
+from pathlib import Path
+from floe.runtime.publish.inputs import load_inputs
+load_inputs(Path(sys.argv[1]), "by-hand")
+"""
+
+
+def _products(demo: Path) -> list[tuple[Path, dict]]:
+    return [
+        (product, json.loads((product / "compiled_artifacts.json").read_text()))
+        for product in sorted(p.parent for p in demo.glob("*/compiled_artifacts.json"))
+    ]
+
+
+def hand_commands(demo: Path, inputs: str = INPUTS_BY_HAND) -> list[Command]:
     """`dbt build` in each product directory (DuckDB paths are relative to it), with the
-    profile, target and vars floe's generated definitions pass."""
+    profile, target and vars floe's generated definitions pass; a product with inputs
+    gets them loaded first (``inputs``: a Python run with the product directory).
+    Producers sort before their consumers in the demo."""
     commands: list[Command] = []
-    for product in sorted(p.parent for p in demo.glob("*/compiled_artifacts.json")):
-        artifacts = json.loads((product / "compiled_artifacts.json").read_text())
+    for product, artifacts in _products(demo):
+        if artifacts.get("inputs"):
+            commands.append(([sys.executable, "-c", inputs, str(product)], product))
         profile = next(iter(artifacts["dbt_profiles"].values()))
         dbt_vars = {}
         if artifacts.get("governance") and artifacts["governance"].get("data_retention_days"):
@@ -183,9 +231,10 @@ def publish_commands(demo: Path) -> list[Command]:
     """After each product's `dbt build`, a Python that writes its published models to the
     embedded Iceberg catalog (what a run does besides dbt; no lineage or spans)."""
     commands: list[Command] = []
-    for argv, product in hand_commands(demo):
+    for argv, product in hand_commands(demo, INPUTS_FROM_CATALOG):
         commands.append((argv, product))
-        commands.append(([sys.executable, "-c", PUBLISH_BY_HAND, str(product)], product))
+        if argv[0].endswith("dbt"):
+            commands.append(([sys.executable, "-c", PUBLISH_BY_HAND, str(product)], product))
     return commands
 
 
@@ -234,6 +283,8 @@ def demo_figures(work: Path, runs: int, runners: list[str]) -> None:
         env = None if runner == runners[0] else {"FLOE_DBT_RUNNER": runner}
         variants[f"floe run -j 1{suffix}"] = ([*run, "-j", "1"], env)
         variants[f"floe run (-j {cores}){suffix}"] = (run, env)
+        if runner == runners[0]:  # recording in the local Dagster instance (the default) or not
+            variants[f"floe run (-j {cores}) --no-history"] = ([*run, "--no-history"], None)
     hand: list[Measure] = []
     hand_published: list[Measure] = []
     samples: dict[str, list[Measure]] = {label: [] for label in variants}
@@ -243,7 +294,8 @@ def demo_figures(work: Path, runs: int, runners: list[str]) -> None:
         for label, (argv, env) in variants.items():
             samples[label].append(measure([(argv, None)], env))
     h = median_measure(hand)
-    print(f"(a) the demo ({len(by_hand)} products), median of {runs}, {cores} cores:")
+    products = sum(1 for argv, _ in by_hand if argv[0].endswith("dbt"))
+    print(f"(a) the demo ({products} products), median of {runs}, {cores} cores:")
     print(f"    {'dbt build by hand':<32} {h.wall:6.2f} s wall  {h.peak_mib:5.0f} MiB peak")
     hp = median_measure(hand_published)
     print(
@@ -391,8 +443,12 @@ def chain_figures(work: Path, products: int, chains: int) -> None:
         text=True,
         check=True,
     )
-    fixed = time.perf_counter() - start - max(
-        float(m.group(1)) for m in re.finditer(r"^  \S+: ok in ([0-9.]+)s", alone.stdout, re.M)
+    fixed = (
+        time.perf_counter()
+        - start
+        - max(
+            float(m.group(1)) for m in re.finditer(r"^  \S+: ok in ([0-9.]+)s", alone.stdout, re.M)
+        )
     )
     print(
         f"(c) {products} products in {chains} chains of {products // chains} (each reads the "

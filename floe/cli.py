@@ -199,11 +199,9 @@ def platform_compile(
         click.secho(line, fg="yellow", err=True)
     if enforcement_report:
         written.append(write_report(result, enforcement_report, enforcement_format))
-    summary = result.enforcement.summary()
     click.echo(
         f"compiled {result.artifacts.metadata.product_name} "
-        f"(artifacts {result.artifacts.version}; governance {summary.enforcement_level}: "
-        f"{summary.error_count} errors, {summary.warning_count} warnings)"
+        f"(artifacts {result.artifacts.version}; {result.enforcement.headline()})"
     )
     for path in written:
         click.echo(f"  wrote {path}")
@@ -325,6 +323,7 @@ def _run_products(
     skip_compile: bool,
     force: bool,
     jobs: int | None,
+    history: bool = True,
 ) -> None:
     from floe.local.compile_all import compile_all
     from floe.local.products import discover_products
@@ -333,7 +332,9 @@ def _run_products(
     only = list(products) or None
     if not skip_compile:
         compile_all(platform_dir, only=only, progress=click.echo, force=force, jobs=jobs)
-    runs = run_all(discover_products(platform_dir, only), progress=click.echo, jobs=jobs)
+    runs = run_all(
+        discover_products(platform_dir, only), progress=click.echo, jobs=jobs, history=history
+    )
     tables = sum(len(r.tables) for r in runs)
     tests = sum(r.tests_passed for r in runs)
     click.echo(f"materialized {len(runs)} product(s): {tables} tables/views, {tests} tests passed")
@@ -378,6 +379,13 @@ def _add_platform_commands(group: click.Group, option: str, default: Path, what:
     @click.option("--skip-compile", is_flag=True, help="Use the existing compiled output.")
     @_force
     @_jobs
+    @click.option(
+        "--history/--no-history",
+        default=True,
+        show_default=True,
+        help="Record the runs in the platform's local Dagster instance (what `dev` shows); "
+        "--no-history uses a throwaway one.",
+    )
     @handles_errors
     def run_command(
         platform_dir: Path,
@@ -385,13 +393,16 @@ def _add_platform_commands(group: click.Group, option: str, default: Path, what:
         skip_compile: bool,
         force: bool,
         jobs: int | None,
+        history: bool,
     ) -> None:
         """Compile, then materialize every asset of every product in-process on DuckDB.
 
-        Needs no Docker, cluster or network: lineage events and spans go to files under
-        each product's target/observability/.
+        Producers run before the products that read their tables. Needs no Docker,
+        cluster or network: lineage events and spans go to files under each product's
+        target/observability/, and the runs, materializations and checks to the local
+        Dagster instance `dev` shows (<platform>/.floe/dagster_home, or $DAGSTER_HOME).
         """
-        _run_products(platform_dir, products, skip_compile, force, jobs)
+        _run_products(platform_dir, products, skip_compile, force, jobs, history)
 
     @group.command("dev")
     @directory
@@ -710,6 +721,46 @@ def input_add(product_dir: Path, table: str, contract_range: str | None) -> None
     )
 
 
+# ---------------------------------------------------------------- diagram
+
+
+@main.command()
+@click.option(
+    "--platform-dir",
+    type=DirArg,
+    default=Path("."),
+    show_default=True,
+    help="Directory holding manifest.yaml and the (compiled) product folders.",
+)
+@click.option(
+    "--readme",
+    type=PathArg,
+    help="Replace the diagram block of this Markdown file (between floe's markers).",
+)
+@handles_errors
+def diagram(platform_dir: Path, readme: Path | None) -> None:
+    """The platform's asset graph across products, as Mermaid, from the compiled artifacts.
+
+    Each product's models by tier, its published tables, and which products read them.
+    Code hosts render Mermaid in Markdown; --readme keeps a README's picture current.
+    """
+    from floe.local.diagram import mermaid, update_readme
+
+    if not list(platform_dir.glob("*/compiled_artifacts.json")):
+        raise FloeError(
+            f"no compiled product under {platform_dir}",
+            hint=f"run floe compile --platform-dir {platform_dir} first",
+        )
+    if readme is None:
+        click.echo(mermaid(platform_dir), nl=False)
+        return
+    try:
+        changed = update_readme(readme, platform_dir)
+    except ValueError as exc:
+        raise FloeError(str(exc)) from None
+    click.echo(f"{'updated' if changed else 'unchanged:'} {readme}")
+
+
 # ---------------------------------------------------------------- init
 
 
@@ -727,8 +778,9 @@ def init(product_dir: Path, manifest: Path | None, owner: str | None) -> None:
 
     Transforms and dependsOn come from dbt's ref() graph; tiers from the model folders
     (staging/intermediate/marts, bronze/silver/gold) or name prefixes (stg_/int_/mart_,
-    fct_/dim_); name, version and description from dbt_project.yml. An existing floe.yaml
-    is never overwritten.
+    fct_/dim_), and where neither says, the leaves of the graph (models nothing reads)
+    are gold and published; name, version and description from dbt_project.yml. An
+    existing floe.yaml is never overwritten.
     """
     from floe.local.init import init_product
 

@@ -152,7 +152,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
             f"governance (strict) found {len(result.violations)} violation(s) in "
             f"{spec.model.metadata.name}; nothing was written",
             Location(product_dir / result.violations[0].file),
-            details=[str(v) for v in result.violations[:10]],
+            details=result.finding_lines()[:10],
         )
         error.result = compiled  # type: ignore[attr-defined]
         raise error

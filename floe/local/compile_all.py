@@ -87,12 +87,10 @@ def compile_all(
         result, written, seconds = outcome
         record(product, stamps[product.name])
         done[product.name] = ProductCompiled(product.name, result, written, seconds)
-        summary = result.enforcement.summary()
         progress(
             f"[{index}/{total}] {product.name}: ok in {seconds:.1f}s "
-            f"({len(result.artifacts.transforms.models)} models; governance "
-            f"{summary.enforcement_level}: {summary.error_count} errors, "
-            f"{summary.warning_count} warnings)"
+            f"({len(result.artifacts.transforms.models)} models; "
+            f"{result.enforcement.headline()})"
         )
         for line in result.enforcement.finding_lines():
             progress(f"      {line}")

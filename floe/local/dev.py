@@ -13,7 +13,7 @@ import yaml
 
 from floe.compiler.writer import write_atomic
 from floe.errors import FloeError, Location, PrerequisiteError
-from floe.local.products import discover_products
+from floe.local.products import discover_products, local_instance_home
 from floe.product_files import DEFINITIONS_FILE
 
 WORKSPACE_DIR = ".floe"
@@ -64,8 +64,7 @@ def serve(demo_dir: Path, *, host: str, port: int, echo: Callable[[str], None]) 
     """Run the webserver until Ctrl-C; runs and schedules persist in demo/.floe/dagster_home."""
     workspace_file = write_workspace(demo_dir)
     command = webserver_command(workspace_file, host, port)
-    home = (demo_dir / WORKSPACE_DIR / "dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(home))}
+    home = local_instance_home(demo_dir)  # where `floe run` records its runs
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
     echo(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); workspace {workspace_file}")
     subprocess.run(command, check=False, env=env)

@@ -3,7 +3,9 @@
 dbt parses the project (with floe's profile for the platform's compute, in a temporary
 folder); the models of the root package become the transforms, their ``ref()``s the
 ``dependsOn``, so the compile that follows passes floe's lineage check.  Tiers come from
-the model's folder or name prefix; the rest from dbt_project.yml.  An existing floe.yaml is
+the model's folder or name prefix; where neither says, a model no other model reads is a
+mart (gold, published) and the rest silver, and the notes list what was guessed; the
+rest from dbt_project.yml.  An existing floe.yaml is
 never replaced.
 """
 
@@ -112,16 +114,27 @@ def spec_document(
     notes: list[str] = []
     transforms = []
     guessed = []
+    leaves_gold = []
+    read = {dep for model in graph.models.values() for dep in model.depends_on_models}
     for name in sorted(graph.models):
         model = graph.models[name]
         tier = infer_tier(model)
-        if tier is None:
+        if tier is None and name not in read:
+            # nothing selects from it and its folder or prefix says nothing: a mart
+            leaves_gold.append(name)
+            tier = "gold"
+        elif tier is None:
             guessed.append(name)
             tier = DEFAULT_TIER
         entry: dict[str, Any] = {"name": name, "tier": tier}
         if model.depends_on_models:
             entry["dependsOn"] = sorted(model.depends_on_models)
         transforms.append(entry)
+    if leaves_gold:
+        notes.append(
+            "gold (published) because no model reads them and neither folder nor name "
+            "prefix says otherwise: " + ", ".join(leaves_gold)
+        )
     if guessed:
         notes.append(
             f"tier not inferred from folder or name prefix ({DEFAULT_TIER} written): "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from floe.errors import ConfigFileNotFound, Location, UnsafeNameError
@@ -9,6 +10,17 @@ from floe.schemas.spec import module_name
 
 SPEC_FILE = "floe.yaml"
 MANIFEST_FILE = "manifest.yaml"
+FLOE_DIR = ".floe"
+
+
+def local_instance_home(platform_dir: Path) -> Path:
+    """The platform's local Dagster instance, shared by `floe run` (which records there)
+    and `floe dev` (which shows it): $DAGSTER_HOME when set, else <platform>/.floe/
+    dagster_home."""
+    home = Path(os.environ.get("DAGSTER_HOME") or Path(platform_dir) / FLOE_DIR / "dagster_home")
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
 
 
 def discover_products(demo_dir: Path, only: list[str] | None = None) -> list[Path]:

@@ -20,7 +20,10 @@ from floe.environ import patched_environ
 from floe.errors import DbtError, FloeError, Location
 from floe.local.capacity import WORKER_MIB, run_workers
 from floe.local.outcome import DbtOutcome, read_outcome
+from floe.local.products import local_instance_home
+from floe.local.progress_view import ProgressView
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
+from floe.runtime.observe.progress import Progress, progress_sink
 from floe.runtime.observe.report import LAST_RUN_FILE, ObservabilitySettings
 from floe.runtime.publish.inputs import SNAPSHOTS_TABLE
 from floe.schemas.spec import INPUT_SCHEMA
@@ -114,8 +117,16 @@ def table_row_counts(database: Path) -> dict[str, int]:
         con.close()
 
 
-def run_product(product_dir: Path, env: dict[str, str] | None = None) -> ProductRun:
-    """Run the product's build job in-process with an ephemeral Dagster instance."""
+def run_product(
+    product_dir: Path,
+    env: dict[str, str] | None = None,
+    history: bool = True,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ProductRun:
+    """Run the product's build job in-process.  With ``history`` (the default) the run,
+    its materializations, checks and metadata are recorded in the platform's local
+    Dagster instance, the one `floe dev` shows; without, in an ephemeral one.
+    ``on_progress`` hears of every dbt node as dbt finishes it."""
     from dagster import DagsterInstance
 
     product_dir = product_dir.resolve()
@@ -127,7 +138,9 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.output_dir / RUN_LOG
     # dbt's per-node output goes to the run log; the caller prints a summary
+    name = product_dir.name
     with (
+        progress_sink(None if on_progress is None else _named(on_progress, name)),
         patched_environ(run_env),
         _quiet_dagster_logging(),
         log_path.open("w", encoding="utf-8") as log,
@@ -136,7 +149,12 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
     ):
         defs = load_definitions_module(product_dir).defs
         job = _job(defs, f"{module_name}_build")
-        with DagsterInstance.ephemeral() as instance:
+        opened = (
+            DagsterInstance.from_config(str(local_instance_home(product_dir.parent)))
+            if history
+            else DagsterInstance.ephemeral()
+        )
+        with opened as instance:
             result = job.execute_in_process(
                 instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
             )
@@ -176,6 +194,10 @@ def run_product(product_dir: Path, env: dict[str, str] | None = None) -> Product
         published=published,
         publications=publications,
     )
+
+
+def _named(on_progress: Callable[[Progress], None], name: str) -> Callable[[Progress], None]:
+    return lambda note: on_progress(replace(note, product=name))
 
 
 def publication_statuses(
@@ -265,8 +287,36 @@ WORKER_PRELOAD = [
 ]
 
 
-def _run_in_worker(product_dir: Path) -> ProductRun:
-    return run_product(product_dir)
+_worker_notes: Any = None  # in a worker: the queue its progress notes go to
+
+
+def _worker_notes_to(queue: Any) -> None:
+    global _worker_notes
+    _worker_notes = queue
+
+
+def _run_in_worker(product_dir: Path, history: bool = True) -> ProductRun:
+    on_progress = None if _worker_notes is None else _worker_notes.put
+    return run_product(product_dir, history=history, on_progress=on_progress)
+
+
+@contextmanager
+def _shown(queue: Any, note: Callable[[Progress], None]) -> Iterator[None]:
+    """A thread showing the notes workers put on ``queue`` until the block ends."""
+    import threading
+
+    def show() -> None:
+        while (item := queue.get()) is not None:
+            note(item)
+
+    thread = threading.Thread(target=show, name="floe-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        queue.put(None)
+        thread.join(timeout=10)
+        queue.close()
 
 
 RUN_LOCK = Path("target") / ".floe-run.lock"
@@ -312,11 +362,14 @@ def run_locks(product_dirs: list[Path], progress: Any) -> Iterator[None]:
 
 
 def run_all(
-    product_dirs: list[Path], progress: Any = print, jobs: int | None = None
+    product_dirs: list[Path],
+    progress: Any = print,
+    jobs: int | None = None,
+    history: bool = True,
 ) -> list[ProductRun]:
     """See :func:`_run_all`; holds every product's run lock throughout."""
     with run_locks(product_dirs, progress):
-        return _run_all(product_dirs, progress, jobs)
+        return _run_all(product_dirs, progress, jobs, history)
 
 
 def product_inputs(product_dirs: list[Path]) -> dict[Path, dict[Path, list[str]]]:
@@ -385,51 +438,62 @@ def _unready(
 
 
 def _run_all(
-    product_dirs: list[Path], progress: Any = print, jobs: int | None = None
+    product_dirs: list[Path],
+    progress: Any = print,
+    jobs: int | None = None,
+    history: bool = True,
 ) -> list[ProductRun]:
     """Materialize every product, producers before the products that read their tables
     (independent products run at once: up to ``jobs``, default one per CPU and no more
-    than memory holds, each in its own worker process).  Each product's summary is
-    printed as it finishes; a failed product does not stop the others (its consumers
-    are not run, saying why), and the first failure (in name order) is raised at the end."""
+    than memory holds, each in its own worker process).  Each product's dbt nodes are
+    shown as dbt finishes them, and its summary is printed as it finishes; a failed
+    product does not stop the others (its consumers are not run, saying why), and the
+    first failure (in name order) is raised at the end."""
     total = len(product_dirs)
     graph = product_inputs(product_dirs)
     workers, lowered = run_workers(total, jobs)
-    if lowered:
-        progress(f"running {workers} product(s) at a time: {lowered}")
     runs: dict[Path, ProductRun] = {}
     pending = list(product_dirs)
 
     def ready() -> list[Path]:
         return [p for p in pending if all(d in runs for d in graph[p])]
 
-    def finish(product_dir: Path, run: ProductRun, label: str) -> None:
-        runs[product_dir] = run
-        progress(label)
-        progress(format_run(run))
+    with ProgressView(progress) as view:
+        say = view.say
+        if lowered:
+            say(f"running {workers} product(s) at a time: {lowered}")
 
-    if workers == 1:
-        while pending:
-            batch = ready()
-            if not batch:  # a circle (compile refuses these): nothing more can start
-                for product_dir in pending:
-                    finish(product_dir, _not_run(product_dir, ["not run: inputs in a circle"]), "")
-                break
-            product_dir = batch[0]
-            pending.remove(product_dir)
-            index = len(runs) + 1
-            why = _unready(product_dir, graph[product_dir], runs)
-            if why:
-                finish(
-                    product_dir, _not_run(product_dir, why), f"[{index}/{total}] {product_dir.name}"
+        def finish(product_dir: Path, run: ProductRun, label: str) -> None:
+            runs[product_dir] = run
+            view.finished(
+                product_dir.name, f"{label}\n{format_run(run)}" if label else format_run(run)
+            )
+
+        if workers == 1:
+            while pending:
+                batch = ready()
+                if not batch:  # a circle (compile refuses these): nothing more can start
+                    for product_dir in pending:
+                        finish(
+                            product_dir, _not_run(product_dir, ["not run: inputs in a circle"]), ""
+                        )
+                    break
+                product_dir = batch[0]
+                pending.remove(product_dir)
+                label = f"[{len(runs) + 1}/{total}] {product_dir.name}"
+                why = _unready(product_dir, graph[product_dir], runs)
+                if why:
+                    finish(product_dir, _not_run(product_dir, why), label)
+                    continue
+                say(f"{label}: materializing all assets ...")
+                run = functools.partial(
+                    run_product, product_dir, history=history, on_progress=view.note
                 )
-                continue
-            progress(f"[{index}/{total}] {product_dir.name}: materializing all assets ...")
-            run = functools.partial(run_product, product_dir)
-            runs[product_dir] = _outcome_of(product_dir, run)
-            progress(format_run(runs[product_dir]))
-    else:
-        _run_parallel(product_dirs, graph, workers, progress, runs, pending, ready, finish)
+                finish(product_dir, _outcome_of(product_dir, run), "")
+        else:
+            _run_parallel(
+                product_dirs, graph, workers, say, view.note, runs, pending, ready, finish, history
+            )
     failed = [p for p in product_dirs if not runs[p].success]
     if failed:
         error = run_error(runs[failed[0]], failed[0])
@@ -444,10 +508,12 @@ def _run_parallel(
     graph: dict[Path, dict[Path, list[str]]],
     workers: int,
     progress: Any,
+    note: Callable[[Progress], None],
     runs: dict[Path, ProductRun],
     pending: list[Path],
     ready: Callable[[], list[Path]],
     finish: Callable[[Path, ProductRun, str], None],
+    history: bool = True,
 ) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -463,7 +529,16 @@ def _run_parallel(
     # (each product's dbt commands then run on a thread of its worker: dbt_launch)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(WORKER_PRELOAD)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    notes = context.Queue()  # workers' progress notes, shown by a thread of this process
+    with (
+        _shown(notes, note),
+        ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_worker_notes_to,
+            initargs=(notes,),
+        ) as pool,
+    ):
         # in a worker, where pyiceberg is imported already (not in this process)
         try:
             pool.submit(_prepare_shared_catalog, product_dirs).result()
@@ -486,7 +561,7 @@ def _run_parallel(
                     )
                     continue
                 try:
-                    running[pool.submit(_run_in_worker, product_dir)] = product_dir
+                    running[pool.submit(_run_in_worker, product_dir, history)] = product_dir
                 except BrokenProcessPool:  # a worker was killed: the pool takes nothing more
                     finish(
                         product_dir,

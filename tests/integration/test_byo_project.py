@@ -7,6 +7,7 @@ Everything runs for real: `floe init` parses the project with dbt, `floe compile
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def test_init_writes_floe_yaml_from_the_dbt_graph(initialised: Path) -> None:
     assert spec["platform"] == {"manifest": "../manifest.yaml"}
     assert spec["transforms"] == [
         {"name": "customers", "tier": "gold", "dependsOn": ["stg_customers", "stg_orders"]},
-        {"name": "order_facts", "tier": "silver", "dependsOn": ["stg_orders"]},
+        {"name": "order_facts", "tier": "gold", "dependsOn": ["stg_orders"]},  # a leaf
         {"name": "stg_customers", "tier": "bronze"},
         {"name": "stg_orders", "tier": "bronze"},
     ]
@@ -71,10 +72,14 @@ def test_init_never_overwrites_floe_yaml(initialised: Path) -> None:
 
 
 def test_init_names_models_whose_tier_it_guessed(tmp_path: Path) -> None:
+    """Issue 30 point 3: a model at the top of models/ that nothing reads is a mart."""
     platform = make_platform(tmp_path / "p")
     code, _out, err = _floe("init", "jaffle", "--owner", OWNER, cwd=platform)
     assert code == 0
-    assert "tier not inferred from folder or name prefix (silver written): order_facts" in err
+    assert (
+        "gold (published) because no model reads them and neither folder nor name prefix "
+        "says otherwise: order_facts"
+    ) in err
 
 
 def test_init_outside_a_dbt_project_is_a_clear_error(tmp_path: Path) -> None:
@@ -167,6 +172,14 @@ def ran(compiled: tuple[Path, str, str]) -> Path:
     assert code == 0, out + err
     assert "jaffle: ok" in out and "tests 8 passed, 0 failed, 0 skipped" in out
     return platform
+
+
+def test_the_first_run_publishes_the_marts_init_found(ran: Path) -> None:
+    """Issue 30 point 3: the gold tier init gave the leaves is what the run publishes."""
+    code, out, _err = _floe("catalog", "tables", "--json", cwd=ran)
+    assert code == 0
+    published = sorted(t["identifier"] for t in json.loads(out))
+    assert published == ["jaffle.customers", "jaffle.order_facts"]
 
 
 def _broken_copy(ran: Path, tmp_path: Path) -> Path:

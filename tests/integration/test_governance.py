@@ -59,7 +59,9 @@ def test_each_policy_fires_on_the_fixture_at_warn(shop: Path) -> None:
     result = compile_product(shop / "floe.yaml")
     assert {(v.code, v.model, v.column) for v in result.enforcement.violations} == EXPECTED
     summary = result.enforcement.summary()
-    assert (summary.models_validated, summary.error_count, summary.warning_count) == (3, 3, 1)
+    # issue 30: at warn every finding is a warning, not enforced (the lines say so too)
+    assert (summary.models_validated, summary.error_count, summary.warning_count) == (3, 0, 4)
+    assert result.enforcement.headline() == "governance warn: 4 warnings, not enforced"
     assert summary.passed and summary.enforcement_level == "warn"
     naming = next(v for v in result.enforcement.violations if v.code == "FLOE-N001")
     assert naming.file == "models/staging/orders_cleaned.sql"
@@ -158,6 +160,12 @@ def test_strict_cli_exits_7_names_model_and_rule_and_keeps_previous_artifacts(
     assert after == before
     data = json.loads(report.read_text())
     assert data["summary"]["passed"] is False and len(data["violations"]) == 4
+    # issue 30: one vocabulary - at strict every finding is an error that blocks, in the
+    # report's summary, its findings and the lines printed alike
+    assert data["summary"]["headline"] == "governance strict: 4 errors, blocking"
+    assert (data["summary"]["error_count"], data["summary"]["warning_count"]) == (4, 0)
+    assert {v["level"] for v in data["violations"]} == {"error"}
+    assert "error FLOE-D002 mart_revenue.orders" in second.output
 
 
 def _sarif_schema() -> dict:
@@ -190,7 +198,7 @@ def test_sarif_report_validates_and_points_at_model_files(shop: Path, tmp_path: 
     assert set(by_rule) == {"FLOE-N001", "FLOE-D001", "FLOE-D002", "FLOE-T001"}
     naming = by_rule["FLOE-N001"]["locations"][0]["physicalLocation"]["artifactLocation"]
     assert (base / naming["uri"]).is_file() and naming["uri"].endswith("orders_cleaned.sql")
-    assert by_rule["FLOE-D002"]["level"] == "warning"
+    assert {r["level"] for r in run["results"]} == {"warning"}  # warn: none enforced (issue 30)
     # documentation findings show on the model's SQL, with the YAML to fix as related
     docs = by_rule["FLOE-D001"]
     sql = docs["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]

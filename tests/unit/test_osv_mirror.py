@@ -24,14 +24,22 @@ from floe.audit.osv_server import serving
 from sessions.audit import AuditSetupError, local_osv, parse_args, read_pip_audit
 from tests.conftest import ROOT, run_python
 
-SNAPSHOT = ROOT.parent / "shared" / "advisory-database"
+
+def _snapshot() -> Path:
+    """Where CI finds the snapshot: beside the repository, or beside its origin."""
+    found = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "advisory-snapshot")], capture_output=True, text=True
+    )
+    assert found.returncode == 0, found.stderr
+    return Path(found.stdout.strip())
+
+
 BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
 def snapshot() -> AdvisoryDatabase:
-    assert (SNAPSHOT / "vulns").is_dir(), f"the advisory snapshot is expected at {SNAPSHOT}"
-    return AdvisoryDatabase.load(SNAPSHOT)
+    return AdvisoryDatabase.load(_snapshot())
 
 
 def _pip_audit(url: str, requirements: Path, out: Path) -> dict:
@@ -202,7 +210,7 @@ def test_session_options_choose_one_source() -> None:
 def test_the_snapshot_copy_is_not_modified(snapshot: AdvisoryDatabase, tmp_path: Path) -> None:
     """The mirror only reads: a copy served and queried stays byte-identical."""
     copy = tmp_path / "db"
-    shutil.copytree(SNAPSHOT / "vulns" / "jinja2", copy / "vulns" / "jinja2")
+    shutil.copytree(_snapshot() / "vulns" / "jinja2", copy / "vulns" / "jinja2")
     before = {p: p.read_bytes() for p in copy.rglob("*.yaml")}
     with serving(AdvisoryDatabase.load(copy)):
         pass

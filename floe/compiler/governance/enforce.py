@@ -25,11 +25,24 @@ class EnforcementResult:
 
     @property
     def errors(self) -> list[Violation]:
-        return [v for v in self.violations if v.severity == "error"]
+        """Findings that block: every finding at strict, none otherwise."""
+        return list(self.violations) if self.level == "strict" else []
 
     @property
     def warnings(self) -> list[Violation]:
-        return [v for v in self.violations if v.severity == "warning"]
+        """Findings reported and not enforced (at warn)."""
+        return [] if self.level == "strict" else list(self.violations)
+
+    def headline(self) -> str:
+        """The summary in the words the finding lines use (issue 30)."""
+        if self.level == "off":
+            return "governance off: nothing checked"
+        count = len(self.violations)
+        if not count:
+            return f"governance {self.level}: no findings"
+        if self.level == "strict":
+            return f"governance strict: {count} error{'s' if count != 1 else ''}, blocking"
+        return f"governance warn: {count} warning{'s' if count != 1 else ''}, not enforced"
 
     @property
     def blocking(self) -> bool:
@@ -40,7 +53,10 @@ class EnforcementResult:
         """What a person reads: whether each finding blocks (strict) or not (warn), and
         the models no naming convention covers, listed once."""
         if self.level == "strict":
-            lines = [f"{v} [blocks: governance is strict]" for v in self.violations]
+            lines = [
+                f"error {str(v).split(' ', 1)[1]} [blocks: governance is strict]"
+                for v in self.violations
+            ]
         else:
             lines = [
                 f"warning {str(v).split(' ', 1)[1]} [not enforced: governance is {self.level}]"

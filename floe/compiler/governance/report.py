@@ -17,12 +17,22 @@ INFORMATION_URI = "https://github.com/floe-data/floe"
 PRODUCT_ROOT = "PRODUCTROOT"
 
 
+def _level(result: CompileResult) -> str:
+    """A finding's level as the text lines say it: error (blocking) at strict, warning
+    (not enforced) at warn."""
+    return "error" if result.enforcement.level == "strict" else "warning"
+
+
 def json_report(result: CompileResult) -> dict[str, Any]:
     summary = result.enforcement.summary()
+    level = _level(result)
     return {
         "product": result.artifacts.metadata.product_name,
-        "summary": summary.model_dump(mode="json"),
-        "violations": [v.to_dict() for v in result.enforcement.violations],
+        "summary": {**summary.model_dump(mode="json"), "headline": result.enforcement.headline()},
+        "violations": [
+            {**v.to_dict(), "level": level, "enforced": level == "error"}
+            for v in result.enforcement.violations
+        ],
     }
 
 
@@ -55,7 +65,7 @@ def sarif_report(result: CompileResult) -> dict[str, Any]:
                 "name": first.policy,
                 "shortDescription": {"text": first.message},
                 "help": {"text": first.suggestion},
-                "defaultConfiguration": {"level": first.severity},
+                "defaultConfiguration": {"level": _level(result)},
             }
         )
     results = []
@@ -70,7 +80,7 @@ def sarif_report(result: CompileResult) -> dict[str, Any]:
             {
                 "ruleId": v.code,
                 "ruleIndex": rule_ids.index(v.code),
-                "level": v.severity,
+                "level": _level(result),
                 "message": {
                     "text": f"{where}: {v.message}. Expected {v.expected}; found {v.found}. "
                     f"{v.suggestion}."

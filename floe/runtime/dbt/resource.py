@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from dagster_dbt import DbtCliResource
@@ -33,6 +34,7 @@ from packaging import version
 from floe.runtime.dbt.fork import ForkedDbt
 from floe.runtime.dbt.launch import RUNNER_SWITCH, dbt_started_here
 from floe.runtime.dbt.thread import DbtThread
+from floe.runtime.observe import progress
 
 
 def installed_dbt_version() -> version.Version:
@@ -59,6 +61,9 @@ class FloeDbtCliResource(DbtCliResource):
     def cli(self, *args: Any, **kwargs: Any) -> Any:
         with dbt_started_here():
             invocation = super().cli(*args, **kwargs)
+        if progress.sink() is not None:  # a local run shows each node as dbt finishes it
+            manifest = Path(str(self.project_dir)) / "target" / "manifest.json"
+            progress.watch(invocation, "", progress.node_total(manifest))
         process = invocation.process
         if isinstance(process, DbtThread):
             process.start()  # dagster-dbt is back in its own working directory now
