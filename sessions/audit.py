@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -132,11 +133,51 @@ class AuditSetupError(Exception):
     """The local advisory database could not be served (message says why, file and line)."""
 
 
+CONFLICT = re.compile(
+    r"Cannot install (?P<what>.+?) because these package versions have conflicting"
+)
+REQUIREMENT_LINE = re.compile(r"-r (?P<file>\S+) \(line (?P<line>\d+)\)")
+
+
+def named_conflict(output: str) -> str | None:
+    """pip's resolution conflict in pip-audit's output, each ``-r FILE (line N)`` shown
+    as ``FILE:N (the pin on that line)``; None when the output holds no conflict."""
+    found = CONFLICT.search(output)
+    if found is None:
+        return None
+
+    def pin(match: re.Match[str]) -> str:
+        path, number = Path(match["file"]), int(match["line"])
+        try:
+            text = path.read_text(encoding="utf-8").splitlines()[number - 1].strip()
+        except (OSError, IndexError):
+            return f"{path}:{number}"
+        return f"{path}:{number} ({text})"
+
+    return REQUIREMENT_LINE.sub(pin, found["what"])
+
+
+def pip_audit_outcome(out: Path, output: str, label: str) -> AuditOutcome:
+    """What pip-audit found, from the JSON report it wrote; no report means it could not
+    audit at all: the requirements do not resolve (the conflicting pins are named) or
+    another error (the last lines of its output)."""
+    if out.is_file():
+        return read_pip_audit(json.loads(out.read_text(encoding="utf-8")))
+    conflict = named_conflict(output)
+    if conflict:
+        raise AuditSetupError(
+            f"{label}: pip cannot resolve the requirements, so nothing was audited: "
+            f"{conflict} conflict; fix the pins and rerun"
+        )
+    tail = [line for line in output.splitlines() if line.strip()][-5:]
+    raise AuditSetupError(f"{label}: pip-audit wrote no report:\n    " + "\n    ".join(tail))
+
+
 def _pip_audit(
-    session: nox.Session, out: Path, service: Sequence[str], *target: str
+    session: nox.Session, out: Path, service: Sequence[str], label: str, *target: str
 ) -> AuditOutcome:
     ignores = [arg for vuln in PIP_AUDIT_IGNORES for arg in ("--ignore-vuln", vuln)]
-    session.run(
+    output = session.run(
         "pip-audit",
         "--format",
         "json",
@@ -148,8 +189,37 @@ def _pip_audit(
         *ignores,
         *target,
         success_codes=[0, 1],
+        silent=True,
     )
-    return read_pip_audit(json.loads(out.read_text(encoding="utf-8")))
+    return pip_audit_outcome(out, str(output or ""), label)
+
+
+def secret_scan_paths(root: Path, work: Path) -> list[str]:
+    """What detect-secrets scans: in a git checkout of ``root``, nothing given (it scans
+    the tracked files itself); elsewhere (an unpacked archive) detect-secrets would scan
+    nothing, so every file .gitignore does not exclude, as git lists them against a
+    throwaway repository."""
+    git = shutil.which("git")
+    if git is None:
+        raise AuditSetupError("git is needed to list the files detect-secrets scans; install git")
+    top = subprocess.run(
+        [git, "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True
+    )
+    if top.returncode == 0 and Path(top.stdout.strip()).resolve() == root.resolve():
+        return []
+    probe = work / "file-list"
+    subprocess.run([git, "init", "-q", str(probe)], check=True)
+    trees = ["--git-dir", str(probe / ".git"), "--work-tree", str(root)]
+    listed = subprocess.run(
+        [git, *trees, "ls-files", "--others", "--exclude-standard", "-z"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    files = sorted(name for name in listed.stdout.split("\0") if name)
+    if not files:
+        raise AuditSetupError(f"no files to scan for secrets under {root}")
+    return files
 
 
 TARGETS = (
@@ -163,7 +233,7 @@ def _audits(
 ) -> list[str]:
     failures: list[str] = []
     for index, (label, target) in enumerate(TARGETS):
-        outcome = _pip_audit(session, work / f"audit-{index}.json", service, *target)
+        outcome = _pip_audit(session, work / f"audit-{index}.json", service, label, *target)
         session.log(f"pip-audit {label}: {outcome.audited} packages audited")
         failures += [f"{label}: {v}" for v in outcome.vulnerable]
         if outcome.unreachable:
@@ -186,28 +256,37 @@ def _audits(
 def audit(session: nox.Session) -> None:
     args = parse_args(session.posargs)
     session.install("-e", ".[stack,audit]")
-    failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="floe-audit-") as tmp:
-        work = Path(tmp)
-        if args.advisory_db:
-            python = str(Path(session.bin) / "python")
-            try:
-                with local_osv(python, args.advisory_db.resolve()) as (url, about):
-                    session.log(f"vulnerability data: LOCAL SNAPSHOT, {about}; served at {url}")
-                    failures += _audits(session, work, ("-s", "osv", "--osv-url", url), False)
-            except AuditSetupError as error:
-                session.error(f"audit failed: cannot serve the advisory database:\n  {error}")
-        elif args.osv_url:
-            session.log(f"vulnerability data: OSV service at {args.osv_url}")
-            failures += _audits(session, work, ("-s", "osv", "--osv-url", args.osv_url), False)
-        else:
-            session.log("vulnerability data: online services (PyPI's JSON API)")
-            failures += _audits(session, work, (), args.allow_offline)
-        scanned = work / "secrets.baseline"
-        shutil.copy(BASELINE, scanned)
-        session.run("detect-secrets", "scan", "--baseline", str(scanned), external=False)
-        new = unaudited_secrets(json.loads(scanned.read_text(encoding="utf-8")))
-        failures += [f"secret not in the audited baseline: {item}" for item in new]
+        try:
+            failures = _vulnerabilities(session, args, Path(tmp))
+            failures += _secrets(session, Path(tmp))
+        except AuditSetupError as error:
+            session.error(f"audit failed:\n  {error}")
     if failures:
         session.error("audit failed:\n  " + "\n  ".join(failures))
     session.log("audit clean: no known vulnerabilities, no unaudited secrets")
+
+
+def _vulnerabilities(session: nox.Session, args: argparse.Namespace, work: Path) -> list[str]:
+    if args.advisory_db:
+        python = str(Path(session.bin) / "python")
+        with local_osv(python, args.advisory_db.resolve()) as (url, about):
+            session.log(f"vulnerability data: LOCAL SNAPSHOT, {about}; served at {url}")
+            return _audits(session, work, ("-s", "osv", "--osv-url", url), False)
+    if args.osv_url:
+        session.log(f"vulnerability data: OSV service at {args.osv_url}")
+        return _audits(session, work, ("-s", "osv", "--osv-url", args.osv_url), False)
+    session.log("vulnerability data: online services (PyPI's JSON API)")
+    return _audits(session, work, (), args.allow_offline)
+
+
+def _secrets(session: nox.Session, work: Path) -> list[str]:
+    scanned = work / "secrets.baseline"
+    shutil.copy(BASELINE, scanned)
+    paths = secret_scan_paths(ROOT, work)
+    if paths:
+        session.log(f"not a git checkout: scanning all {len(paths)} files .gitignore keeps")
+    with session.chdir(ROOT):  # file names relative to the project, as in the baseline
+        session.run("detect-secrets", "scan", "--baseline", str(scanned), *paths, external=False)
+    new = unaudited_secrets(json.loads(scanned.read_text(encoding="utf-8")))
+    return [f"secret not in the audited baseline: {item}" for item in new]

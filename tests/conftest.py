@@ -101,6 +101,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"xfail markers are not allowed (AC-10.2): {', '.join(marked)}")
 
 
+def copy_tracked(dest: Path) -> Path:
+    """The repository's tracked files (as the working tree has them) copied to ``dest``:
+    a fresh clone's files, without its .git."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    for rel in filter(None, tracked):
+        source = ROOT / rel
+        if source.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / rel)
+    return dest
+
+
 def run_python(
     *args: str, cwd: Path = ROOT, timeout: float = 300, **env_overrides: str
 ) -> subprocess.CompletedProcess[str]:

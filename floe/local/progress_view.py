@@ -46,7 +46,7 @@ class ProgressView:
             from rich.console import Console
             from rich.live import Live
 
-            console = Console(file=self._stream)
+            console = Console(file=self._stream, force_terminal=True)
             self._live = Live(
                 self._table(),
                 console=console,

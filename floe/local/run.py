@@ -265,13 +265,20 @@ def _quiet_dagster_logging() -> Iterator[None]:
         logger.propagate = old
 
 
-def _prepare_shared_catalog(product_dirs: list[Path]) -> None:
-    """Create the platform's embedded catalog once, before products publish to it from
-    several processes at a time (its SQLite tables are created on first open)."""
+def _prepare_shared_stores(product_dirs: list[Path], history: bool) -> None:
+    """Create the platform's embedded catalog and (with ``history``) its local Dagster
+    instance once, before products use them from several processes at a time: both are
+    SQLite databases whose tables are created on first open, and two processes creating
+    one at once collide (Dagster's schema migrations end with two heads)."""
     from floe.runtime.publish.catalog import local_target, open_catalog
 
     for platform_dir in sorted({p.resolve().parent for p in product_dirs}):
         open_catalog(local_target(platform_dir / ".floe" / "lakehouse"))
+        if history:
+            from dagster import DagsterInstance
+
+            with DagsterInstance.from_config(str(local_instance_home(platform_dir))):
+                pass
 
 
 WORKER_PRELOAD = [
@@ -539,9 +546,9 @@ def _run_parallel(
             initargs=(notes,),
         ) as pool,
     ):
-        # in a worker, where pyiceberg is imported already (not in this process)
+        # in a worker, where pyiceberg and dagster are imported already (not in this process)
         try:
-            pool.submit(_prepare_shared_catalog, product_dirs).result()
+            pool.submit(_prepare_shared_stores, product_dirs, history).result()
         except BrokenProcessPool:
             raise FloeError(
                 "no product started: a worker process ended abruptly (killed, most "

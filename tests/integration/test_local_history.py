@@ -171,9 +171,33 @@ def test_issue30_no_history_records_nothing(ran_demo: tuple[Path, str], tmp_path
         before = len(instance.get_runs())
     done = _floe(demo, "--product", "iot-telemetry", "--no-history")
     assert done.returncode == 0, done.stdout + done.stderr
+    # one product runs in this process (its output goes to its run log meanwhile): the
+    # progress lines still reach the terminal's stream, before the summary
+    lines = done.stdout.splitlines()
+    notes = [i for i, line in enumerate(lines) if line.startswith("  iot-telemetry: 1/")]
+    assert notes and notes[0] < lines.index(
+        next(line for line in lines if line.startswith("  iot-telemetry: ok"))
+    )
     with DagsterInstance.from_config(str(home)) as instance:
         assert len(instance.get_runs()) == before
     done = _floe(demo, "--product", "iot-telemetry")
     assert done.returncode == 0, done.stdout + done.stderr
     with DagsterInstance.from_config(str(home)) as instance:
         assert len(instance.get_runs()) == before + 1
+
+
+def test_issue30_parallel_workers_find_the_instance_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers of one run open the platform's instance at once: it is created first, in
+    one process (two creating it together collide in Dagster's schema migrations)."""
+    from floe.local.run import _prepare_shared_stores
+
+    platform = tmp_path / "platform"
+    (platform / "a").mkdir(parents=True)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    _prepare_shared_stores([platform / "a"], history=True)
+    home = platform / ".floe" / "dagster_home"
+    for database in ("history/runs.db", "history/runs/index.db", "schedules/schedules.db"):
+        assert (home / database).is_file(), database
+    assert (platform / ".floe" / "lakehouse" / "catalog.db").is_file()

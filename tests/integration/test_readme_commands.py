@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_tracked
 
 README = ROOT / "README.md"
 COMMAND_WORDS = ("nox", "floe", "python3", "python", "docker", "bash", "mkdir", "cp")
@@ -75,16 +74,7 @@ def _kind(command: str) -> str:
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository's tracked files, as a fresh clone has them."""
-    dest = tmp_path_factory.mktemp("clone")
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split("\0")
-    for rel in filter(None, tracked):
-        source = ROOT / rel
-        if source.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / rel)
-    return dest
+    return copy_tracked(tmp_path_factory.mktemp("clone"))
 
 
 def _run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
