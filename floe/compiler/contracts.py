@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from floe.compiler.governance.graph import DbtGraph, DbtModel
 from floe.compiler.governance.policies import Violation
+from floe.compiler.sql_reads import parse_statement
 from floe.contracts.checks import quote, rule_sql
 from floe.contracts.load import find_contract, load_contract
 from floe.contracts.model import ContractColumn, ContractTable, DataContract
@@ -36,16 +36,9 @@ def output_columns(sql: str) -> set[str] | None:
     known without running it (``select *``, SQL DuckDB does not parse)."""
     if not sql.strip():
         return None
-    import duckdb
-
-    try:
-        rows = duckdb.execute("select json_serialize_sql(?)", [sql]).fetchall()
-        tree = json.loads(rows[0][0])
-    except Exception:
+    node = parse_statement(sql)
+    if node is None:
         return None
-    if tree.get("error") or not tree.get("statements"):
-        return None
-    node = tree["statements"][0].get("node") or {}
     while node.get("type") == "SET_OPERATION_NODE":  # a union's columns are its first side's
         node = node.get("left") or (node.get("children") or [{}])[0]
     if node.get("type") != "SELECT_NODE":

@@ -16,7 +16,9 @@ STAR = "*"
 _EXPRESSION_KEYS = ("select_list", "where_clause", "group_expressions", "having", "qualify")
 
 
-def _parse(sql: str) -> dict[str, Any] | None:
+def parse_statement(sql: str) -> dict[str, Any] | None:
+    """The first statement of ``sql`` as DuckDB's own parser has it (``json_serialize_sql``:
+    no table needs to exist); None when DuckDB cannot parse it."""
     import duckdb
 
     try:
@@ -32,7 +34,7 @@ def _parse(sql: str) -> dict[str, Any] | None:
 def columns_read(sql: str, schema: str, table: str) -> set[str] | None:
     """Lower-cased columns ``sql`` reads from ``schema.table`` (``{"*"}`` for all of
     them); None when DuckDB cannot parse it."""
-    node = _parse(sql)
+    node = parse_statement(sql)
     if node is None:
         return None
     reader = _Reader(schema.lower(), table.lower())

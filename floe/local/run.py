@@ -612,17 +612,7 @@ def _outcome_of(product_dir: Path, result: Callable[[], ProductRun]) -> ProductR
         errors = str(exc).splitlines()
     except Exception as exc:  # reported as this product's failure
         errors = _exception_lines(exc)
-    return ProductRun(
-        name=product_dir.name,
-        success=False,
-        tables={},
-        tests_passed=0,
-        tests_failed=0,
-        seconds=0.0,
-        lineage="not reported",
-        spans="not reported",
-        errors=errors,
-    )
+    return _not_run(product_dir, errors)
 
 
 def _exception_lines(exc: BaseException) -> list[str]:
