@@ -144,7 +144,7 @@ def test_run_all_runs_one_at_a_time_when_memory_holds_one_and_says_why(
 
     ran: list[str] = []
 
-    def fake_run_product(product_dir: Path) -> run.ProductRun:
+    def fake_run_product(product_dir: Path, **_options: object) -> run.ProductRun:
         ran.append(product_dir.name)
         return run.ProductRun(product_dir.name, True, {}, 0, 0, 0.1, "-", "-")
 
