@@ -193,6 +193,8 @@ def platform_compile(
             write_report(failed, enforcement_report, enforcement_format)
             click.echo(f"wrote {enforcement_report}", err=True)
         raise
+    for notice in result.notices:
+        click.echo(f"{result.artifacts.metadata.product_name}: {notice}", err=True)
     for warning in result.warnings:
         click.secho(str(warning), fg="yellow", err=True)
     for line in result.enforcement.finding_lines():

@@ -14,6 +14,7 @@ from floe.compiler.governance.graph import DbtGraph, build_graph
 from floe.compiler.governance.policies import lineage_policy
 from floe.compiler.inputs import resolve_inputs
 from floe.compiler.loader import Loaded, LoadWarning, load_manifest, load_spec
+from floe.compiler.packages import ensure_packages
 from floe.compiler.profiles import build_profiles, render_profiles, target_name
 from floe.compiler.resolve import effective_enforcement_level, resolve_governance
 from floe.compiler.writer import temporary_dir, write_atomic
@@ -42,6 +43,7 @@ class CompileResult:
     dbt_manifest_path: Path
     enforcement: EnforcementResult
     warnings: list[LoadWarning] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what compile did besides compiling
 
     @property
     def product_dir(self) -> Path:
@@ -91,10 +93,12 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
     governance = resolve_governance(manifest.model, spec.model)
     with temporary_dir("floe-profiles-") as profiles_dir:
         write_atomic(profiles_dir / PROFILES_NAME, profiles_text)
+        dbt_vars = governance.dbt_vars() if governance else None
+        installed = ensure_packages(product_dir, profiles_dir, dbt_vars)
         dbt_manifest_path = dbt_compile(
             product_dir,
             profiles_dir,
-            governance.dbt_vars() if governance else None,
+            dbt_vars,
             target_name(manifest.model.plugins.compute),
         )
     dbt_manifest = load_dbt_manifest(dbt_manifest_path)
@@ -146,6 +150,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
         dbt_manifest_path=dbt_manifest_path,
         enforcement=result,
         warnings=warnings,
+        notices=[installed] if installed else [],
     )
     if result.blocking:
         error = PolicyViolationError(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from floe.compiler.dbt import read_dbt_project
+from floe.compiler.packages import packages_installed
 from floe.compiler.pipeline import CompileResult
 from floe.errors import FloeError
 from floe.local.capacity import usable_cpus
@@ -63,7 +64,8 @@ def compile_all(
     for product in products:
         shared = shared_dirs(product, read_dbt_project(product).macro_paths)
         stamps[product.name] = fingerprint(product, manifest, shared, producers.get(product, []))
-        if not force and is_up_to_date(product, stamps[product.name]):
+        current = is_up_to_date(product, stamps[product.name]) and packages_installed(product)
+        if not force and current:
             done[product.name] = ProductCompiled(product.name, None, [], 0.0)
             progress(
                 f"[{products.index(product) + 1}/{total}] {product.name}: up to date "
@@ -92,7 +94,7 @@ def compile_all(
             f"({len(result.artifacts.transforms.models)} models; "
             f"{result.enforcement.headline()})"
         )
-        for line in result.enforcement.finding_lines():
+        for line in [*result.notices, *result.enforcement.finding_lines()]:
             progress(f"      {line}")
     return [done[p.name] for p in products]
 

@@ -22,6 +22,7 @@ import yaml
 from floe.compiler.dbt import load_dbt_manifest, read_dbt_project, run_dbt
 from floe.compiler.governance.graph import DbtGraph, DbtModel, build_graph
 from floe.compiler.loader import load_manifest, load_spec, parse_yaml, read_text
+from floe.compiler.packages import ensure_packages
 from floe.compiler.profiles import build_profiles, render_profiles, target_name
 from floe.compiler.writer import temporary_dir, write_atomic
 from floe.errors import Location, OutputError, UnsafeNameError
@@ -93,14 +94,19 @@ def git_email(cwd: Path) -> str | None:
     return done.stdout.strip() or None
 
 
-def parse_graph(product_dir: Path, manifest_path: Path) -> DbtGraph:
-    """``dbt parse`` with floe's profile for the platform's compute; the root package."""
+def parse_graph(product_dir: Path, manifest_path: Path, notes: list[str] | None = None) -> DbtGraph:
+    """``dbt parse`` with floe's profile for the platform's compute; the root package.
+
+    Declared dbt packages are installed first (``dbt deps``), noted in ``notes``."""
     manifest = load_manifest(manifest_path)
     project = read_dbt_project(product_dir)
     compute = manifest.model.plugins.compute
     profiles = build_profiles(project.profile, compute)
     with temporary_dir("floe-init-") as profiles_dir:
         write_atomic(profiles_dir / PROFILES_NAME, render_profiles(profiles, ""))
+        installed = ensure_packages(product_dir, profiles_dir)
+        if installed and notes is not None:
+            notes.append(installed)
         run_dbt(product_dir, ["parse", "--target", target_name(compute)], profiles_dir)
     return build_graph(load_dbt_manifest(product_dir / "target" / "manifest.json"))
 
@@ -172,12 +178,14 @@ def init_product(
         )
     read_dbt_project(product_dir)  # a clear error when this is not a dbt project
     manifest = Path(manifest_path) if manifest_path else product_dir.parent / MANIFEST_FILE
-    graph = parse_graph(product_dir, manifest)
+    installed: list[str] = []
+    graph = parse_graph(product_dir, manifest, installed)
     if not graph.models:
         raise OutputError("the dbt project has no models to declare", Location(product_dir))
     document, notes = spec_document(
         product_dir, manifest, graph, owner or git_email(product_dir) or PLACEHOLDER_OWNER
     )
+    notes = [*installed, *notes]
     header = (
         f"# Written by `floe init` from the dbt graph of {product_dir.name}; yours to edit\n"
         "# (floe never rewrites it). Tiers: bronze (staging), silver, gold (published).\n"

@@ -73,13 +73,27 @@ def context_files(root: Path, dockerignore: Path | None = None) -> list[Path]:
     ignore = dockerignore or root / ".dockerignore"
     rules = parse_dockerignore(ignore.read_text(encoding="utf-8")) if ignore.is_file() else []
     files = []
+    linked: list[Path] = []
     for directory, dirnames, filenames in os.walk(root):
         dirnames.sort()
         base = Path(directory).relative_to(root)
+        linked += [base / d for d in dirnames if (Path(directory) / d).is_symlink()]
         for name in sorted(filenames):
             rel = (base / name).as_posix()
             if not is_excluded(rel, rules):
                 files.append(Path(rel))
+    # A symlinked directory in the context (a local dbt package dbt deps installed as a
+    # link to its source) is sent as its files: the link's target is not in the image.
+    for link in linked:
+        if is_excluded(link.as_posix(), rules) or not (root / link).is_dir():
+            continue
+        for directory, dirnames, filenames in os.walk(root / link):
+            dirnames[:] = sorted(d for d in dirnames if not (Path(directory) / d).is_symlink())
+            base = link / Path(directory).relative_to(root / link)
+            for name in sorted(filenames):
+                rel = (base / name).as_posix()
+                if not is_excluded(rel, rules):
+                    files.append(Path(rel))
     return files
 
 

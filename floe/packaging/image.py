@@ -125,13 +125,33 @@ def stage_pip_settings(dest: Path, settings: PipSettings) -> None:
 
 def stage_context(root: Path, dest: Path, settings: PipSettings) -> Path:
     """Copy the build context of ``root`` (as .dockerignore defines it) to ``dest`` and add
-    the host's pip settings under docker/dagster-demo/pip/."""
+    the host's pip settings under docker/dagster-demo/pip/.
+
+    Fails first, naming the product, when a demo product declares dbt packages that are
+    not installed beside it: the image runs dbt offline, from what the context holds."""
+    require_installed_packages(root / "demo")
     for rel in context_files(root):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, target)
     stage_pip_settings(dest, settings)
     return dest
+
+
+def require_installed_packages(demo_dir: Path) -> None:
+    from floe.compiler.packages import install_path, packages_installed
+    from floe.local.products import MANIFEST_FILE, discover_products
+
+    if not (demo_dir / MANIFEST_FILE).is_file():
+        return
+    missing = [p for p in discover_products(demo_dir) if not packages_installed(p)]
+    if missing:
+        raise BuildError(
+            "dbt packages declared but not installed: "
+            + ", ".join(f"{p.name} ({install_path(p).name}/)" for p in missing),
+            hint="floe compile --platform-dir demo installs them (dbt deps); "
+            "the image carries each product's installed packages",
+        )
 
 
 def has_buildx(runner: Runner = subprocess.run) -> bool:
