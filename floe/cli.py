@@ -774,16 +774,34 @@ def diagram(platform_dir: Path, readme: Path | None) -> None:
     help="The platform's manifest.yaml (default: manifest.yaml in PRODUCT_DIR's parent).",
 )
 @click.option("--owner", help="metadata.owner (default: git's user.email, else a placeholder).")
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Add the dbt models an existing floe.yaml does not cover yet, keeping its "
+    "comments and edits.",
+)
 @handles_errors
-def init(product_dir: Path, manifest: Path | None, owner: str | None) -> None:
+def init(product_dir: Path, manifest: Path | None, owner: str | None, update: bool) -> None:
     """Write PRODUCT_DIR/floe.yaml for an existing dbt project, from its dbt graph.
 
     Transforms and dependsOn come from dbt's ref() graph; tiers from the model folders
     (staging/intermediate/marts, bronze/silver/gold) or name prefixes (stg_/int_/mart_,
     fct_/dim_), and where neither says, the leaves of the graph (models nothing reads)
     are gold and published; name, version and description from dbt_project.yml. An
-    existing floe.yaml is never overwritten.
+    existing floe.yaml is never overwritten; --update adds to it the models that no
+    transform, select: entry or defaultTier covers yet.
     """
+    if update:
+        from floe.local.init_update import update_product
+
+        path, added, notes = update_product(product_dir, manifest)
+        for note in notes:
+            click.secho(note, fg="yellow", err=True)
+        if added:
+            click.echo(f"added to {path}: {', '.join(added)}")
+        else:
+            click.echo(f"{path} already covers every dbt model; nothing written")
+        return
     from floe.local.init import init_product
 
     written, notes = init_product(product_dir, manifest, owner)

@@ -66,8 +66,9 @@ def _in_dir(directory: Path) -> Iterator[None]:
             os.chdir(previous)
 
 
-def run_dbt(project_dir: Path, args: list[str], profiles_dir: Path) -> None:
-    """Run one dbt command in-process for ``project_dir``; raise DbtError on failure."""
+def run_dbt(project_dir: Path, args: list[str], profiles_dir: Path) -> Any:
+    """Run one dbt command in-process for ``project_dir``; what dbt returns (``dbt ls``:
+    the listed names); raise DbtError on failure."""
     from dbt.cli.main import dbtRunner  # heavy import: only when dbt actually runs
 
     project_dir = project_dir.resolve()
@@ -97,6 +98,7 @@ def run_dbt(project_dir: Path, args: list[str], profiles_dir: Path) -> None:
             Location(project_dir / "dbt_project.yml"),
             details=output,
         )
+    return result.result
 
 
 def _release_duckdb() -> None:
@@ -144,6 +146,23 @@ def dbt_compile(
     if not manifest.is_file():
         raise DbtError("dbt compile wrote no target/manifest.json", Location(project_dir))
     return manifest
+
+
+def select_models(
+    project_dir: Path,
+    profiles_dir: Path,
+    selector: str,
+    dbt_vars: dict[str, Any] | None = None,
+    target: str | None = None,
+) -> set[str]:
+    """The models a named selector of the project's selectors.yml selects (``dbt ls``)."""
+    args = ["ls", "--selector", selector, "--resource-type", "model", "--output", "name"]
+    if target:
+        args += ["--target", target]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
+    listed = run_dbt(project_dir, args, profiles_dir) or []
+    return {str(name).rsplit(".", 1)[-1] for name in listed}
 
 
 def load_dbt_manifest(path: Path) -> dict[str, Any]:

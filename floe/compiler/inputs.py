@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from floe.compiler.loader import Loaded, load_spec
+from floe.compiler.selection import product_transforms
 from floe.compiler.sql_reads import STAR, columns_read
 from floe.contracts.load import find_contract, load_contract
 from floe.contracts.model import DataContract
@@ -117,14 +118,15 @@ def _resolve(
             or "another product directory beside this one",
             found=wanted.product,
         )
-    transform = next((t for t in producer.spec.transforms if t.name == wanted.table), None)
+    transforms = product_transforms(producer.directory, producer.spec)
+    transform = next((t for t in transforms if t.name == wanted.table), None)
     if transform is None or not transform.published:
         why = "has no model" if transform is None else "does not publish"
         raise InputError(
             f"input {wanted.product}.{wanted.table}: {wanted.product} {why} {wanted.table}",
             spec.locate((*here, "table")),
             expected="one of its published tables: "
-            + (", ".join(t.name for t in producer.spec.transforms if t.published) or "none"),
+            + (", ".join(t.name for t in transforms if t.published) or "none"),
         )
     contract = _producer_contract(spec, here, wanted, producer)
     accepted = parse_range(wanted.contract)

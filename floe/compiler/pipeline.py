@@ -8,7 +8,7 @@ from pathlib import Path
 
 from floe.compiler.builder import build_artifacts, source_hash
 from floe.compiler.contracts import check_contract, load_product_contract, missing_contracts
-from floe.compiler.dbt import dbt_compile, load_dbt_manifest, read_dbt_project
+from floe.compiler.dbt import dbt_compile, load_dbt_manifest, read_dbt_project, select_models
 from floe.compiler.governance import EnforcementResult, enforce
 from floe.compiler.governance.graph import DbtGraph, build_graph
 from floe.compiler.governance.policies import lineage_policy
@@ -17,6 +17,7 @@ from floe.compiler.loader import Loaded, LoadWarning, load_manifest, load_spec
 from floe.compiler.packages import ensure_packages
 from floe.compiler.profiles import build_profiles, render_profiles, target_name
 from floe.compiler.resolve import effective_enforcement_level, resolve_governance
+from floe.compiler.selection import resolve_transforms
 from floe.compiler.writer import temporary_dir, write_atomic
 from floe.contracts.model import DataContract
 from floe.errors import LineageMismatchError, Location, PolicyViolationError
@@ -101,8 +102,14 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
             dbt_vars,
             target_name(manifest.model.plugins.compute),
         )
-    dbt_manifest = load_dbt_manifest(dbt_manifest_path)
-    graph = build_graph(dbt_manifest)
+        dbt_manifest = load_dbt_manifest(dbt_manifest_path)
+        graph = build_graph(dbt_manifest)
+
+        def run_selector(name: str) -> set[str]:
+            target = target_name(manifest.model.plugins.compute)
+            return select_models(product_dir, profiles_dir, name, dbt_vars, target)
+
+        spec = resolve_transforms(spec, graph, run_selector)
 
     mismatches = lineage_policy(graph, spec.model, None)
     if mismatches:
@@ -112,6 +119,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
             spec.locate(("transforms",)),
             expected=first.expected,
             found=first.found,
+            hint=first.suggestion,
             details=[str(v) for v in mismatches[1:]],
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from floe.local.capacity import usable_cpus
 from floe.local.fingerprint import fingerprint, is_up_to_date, record, shared_dirs
 from floe.local.products import MANIFEST_FILE, SPEC_FILE, discover_products
 from floe.outputs import compile_and_write
+from floe.product_files import ARTIFACTS_FILE
 
 Progress = Callable[[str], None]
 
@@ -61,33 +62,46 @@ def compile_all(
     done: dict[str, ProductCompiled] = {}
     todo: list[Path] = []
     producers = producer_files(demo_dir)
-    for product in products:
+    waits = compiled_first(demo_dir)
+
+    def stamp(product: Path) -> str:
         shared = shared_dirs(product, read_dbt_project(product).macro_paths)
-        stamps[product.name] = fingerprint(product, manifest, shared, producers.get(product, []))
+        return fingerprint(product, manifest, shared, producers.get(product, []))
+
+    for product in products:
+        stamps[product.name] = stamp(product)
         current = is_up_to_date(product, stamps[product.name]) and packages_installed(product)
-        if not force and current:
+        if force or not current:
+            todo.append(product)
+    # a product reading a recompiled producer's selection-declared tables recompiles too
+    while extra := [p for p in products if p not in todo and waits.get(p, set()) & set(todo)]:
+        todo += extra
+    for product in products:
+        if product not in todo:
             done[product.name] = ProductCompiled(product.name, None, [], 0.0)
             progress(
                 f"[{products.index(product) + 1}/{total}] {product.name}: up to date "
                 "(dbt and codegen skipped; --force recompiles)"
             )
-        else:
-            todo.append(product)
+    todo.sort(key=products.index)
     workers = min(jobs or usable_cpus(), len(todo))
     if todo:
         progress(
             f"compiling {len(todo)} product(s) with {max(workers, 1)} worker(s): "
             + ", ".join(p.name for p in todo)
         )
-    outcomes = _run(todo, manifest, workers)
+    outcomes = _run(todo, manifest, workers, {p: waits.get(p, set()) & set(todo) for p in todo})
     for product in todo:
-        outcome = outcomes[product.name]
+        outcome = outcomes.get(product.name)
+        if outcome is None:  # not started: an earlier product failed (one worker)
+            continue
         index = products.index(product) + 1
         if isinstance(outcome, FloeError):
             outcome.message = f"{product.name}: {outcome.message}"
             raise outcome
         result, written, seconds = outcome
-        record(product, stamps[product.name])
+        # after its producers compiled: their artifacts are part of what it read
+        record(product, stamp(product) if waits.get(product) else stamps[product.name])
         done[product.name] = ProductCompiled(product.name, result, written, seconds)
         progress(
             f"[{index}/{total}] {product.name}: ok in {seconds:.1f}s "
@@ -113,17 +127,48 @@ def producer_files(platform_dir: Path) -> dict[Path, list[Path]]:
             producer = products.get(wanted.product)
             if producer is not None:
                 files += [producer.directory / SPEC_FILE, producer.directory / CONTRACT_FILE]
+                if producer.spec.by_selection:  # its tables are known from its compile
+                    files.append(producer.directory / ARTIFACTS_FILE)
         out[product.directory] = files
     return out
+
+
+def compiled_first(platform_dir: Path) -> dict[Path, set[Path]]:
+    """product -> the producers it reads whose compile must finish before its own: those
+    declaring models by selection (their published tables come from that compile)."""
+    from floe.compiler.inputs import platform_products
+
+    products = platform_products(platform_dir, strict=False)
+    return {
+        product.directory: {
+            products[w.product].directory
+            for w in product.spec.inputs
+            if w.product in products and products[w.product].spec.by_selection
+        }
+        for product in products.values()
+    }
 
 
 Outcome = tuple[CompileResult, list[Path], float] | FloeError
 
 
-def _run(todo: list[Path], manifest: Path, workers: int) -> dict[str, Outcome]:
+def _in_order(todo: list[Path], waits: dict[Path, set[Path]]) -> list[Path]:
+    """``todo`` with every product after the producers it waits for (else name order)."""
+    ordered: list[Path] = []
+    pending = list(todo)
+    while pending:
+        ready = [p for p in pending if waits.get(p, set()) <= set(ordered)] or pending[:1]
+        ordered.append(ready[0])
+        pending.remove(ready[0])
+    return ordered
+
+
+def _run(
+    todo: list[Path], manifest: Path, workers: int, waits: dict[Path, set[Path]]
+) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
     if workers <= 1:
-        for product in todo:
+        for product in _in_order(todo, waits):
             try:
                 outcomes[product.name] = _compile_one(product, manifest)
             except FloeError as error:
@@ -144,12 +189,35 @@ def _run(todo: list[Path], manifest: Path, workers: int) -> dict[str, Outcome]:
         ]
     )
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures: dict[str, Future[tuple[CompileResult, list[Path], float]]] = {
-            p.name: pool.submit(_compile_one, p, manifest) for p in todo
-        }
-        for name, future in futures.items():
-            try:
-                outcomes[name] = future.result()
-            except FloeError as error:
-                outcomes[name] = error
+        running: dict[Future[tuple[CompileResult, list[Path], float]], Path] = {}
+        finished: set[Path] = set()
+        pending = list(todo)
+        while pending or running:
+            ready = [p for p in pending if waits.get(p, set()) <= finished]
+            if not ready and not running:
+                ready = pending[:1]  # a circle (the compile itself names it)
+            for product in ready:
+                pending.remove(product)
+                failed = sorted(
+                    w.name
+                    for w in waits.get(product, set())
+                    if isinstance(outcomes.get(w.name), FloeError)
+                )
+                if failed:
+                    outcomes[product.name] = FloeError(
+                        f"not compiled: it reads {', '.join(failed)}, whose compile failed"
+                    )
+                    finished.add(product)
+                    continue
+                running[pool.submit(_compile_one, product, manifest)] = product
+            if not running:
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                product = running.pop(future)
+                finished.add(product)
+                try:
+                    outcomes[product.name] = future.result()
+                except FloeError as error:
+                    outcomes[product.name] = error
     return outcomes

@@ -22,6 +22,7 @@ from floe.compiler.contracts import output_columns
 from floe.compiler.governance.graph import DbtGraph, DbtModel, build_graph
 from floe.compiler.loader import load_manifest, load_spec
 from floe.compiler.pipeline import resolve_manifest_path
+from floe.compiler.selection import product_transforms
 from floe.compiler.writer import write_atomic
 from floe.contracts.checks import logical_type_of
 from floe.contracts.diff import Change, diff_contracts, diff_table, needed_version, verdict
@@ -137,7 +138,7 @@ def init_contract(product_dir: Path) -> Initialized:
         )
     spec = load_spec(product_dir / SPEC_FILE).model
     graph, _manifest = _dbt_graph(product_dir)
-    published = [t.name for t in spec.transforms if t.published]
+    published = [t.name for t in product_transforms(product_dir, spec) if t.published]
     guesses: list[str] = []
     schema = []
     for name in published:

@@ -11,19 +11,22 @@ never replaced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from floe.compiler.dbt import load_dbt_manifest, read_dbt_project, run_dbt
+from floe.compiler.dbt import load_dbt_manifest, read_dbt_project, run_dbt, select_models
 from floe.compiler.governance.graph import DbtGraph, DbtModel, build_graph
 from floe.compiler.loader import load_manifest, load_spec, parse_yaml, read_text
 from floe.compiler.packages import ensure_packages
 from floe.compiler.profiles import build_profiles, render_profiles, target_name
+from floe.compiler.selection import SelectorRunner
 from floe.compiler.writer import temporary_dir, write_atomic
 from floe.errors import Location, OutputError, UnsafeNameError
 from floe.local.products import MANIFEST_FILE, SPEC_FILE
@@ -94,37 +97,43 @@ def git_email(cwd: Path) -> str | None:
     return done.stdout.strip() or None
 
 
-def parse_graph(product_dir: Path, manifest_path: Path, notes: list[str] | None = None) -> DbtGraph:
-    """``dbt parse`` with floe's profile for the platform's compute; the root package.
-
-    Declared dbt packages are installed first (``dbt deps``), noted in ``notes``."""
+@contextlib.contextmanager
+def parsed_project(
+    product_dir: Path, manifest_path: Path, notes: list[str] | None = None
+) -> Iterator[tuple[DbtGraph, SelectorRunner]]:
+    """``dbt parse`` with floe's profile for the platform's compute (in a temporary
+    folder, alive while the context is): the root package's graph, and a runner of the
+    project's named selectors.  Declared dbt packages are installed first (``dbt
+    deps``), noted in ``notes``."""
     manifest = load_manifest(manifest_path)
     project = read_dbt_project(product_dir)
     compute = manifest.model.plugins.compute
     profiles = build_profiles(project.profile, compute)
+    target = target_name(compute)
     with temporary_dir("floe-init-") as profiles_dir:
         write_atomic(profiles_dir / PROFILES_NAME, render_profiles(profiles, ""))
         installed = ensure_packages(product_dir, profiles_dir)
         if installed and notes is not None:
             notes.append(installed)
-        run_dbt(product_dir, ["parse", "--target", target_name(compute)], profiles_dir)
-    return build_graph(load_dbt_manifest(product_dir / "target" / "manifest.json"))
+        run_dbt(product_dir, ["parse", "--target", target], profiles_dir)
+        graph = build_graph(load_dbt_manifest(product_dir / "target" / "manifest.json"))
+        yield graph, lambda name: select_models(product_dir, profiles_dir, name, None, target)
 
 
-def spec_document(
-    product_dir: Path, manifest_path: Path, graph: DbtGraph, owner: str
-) -> tuple[dict[str, Any], list[str]]:
-    """The floe.yaml content and notes on what could not be inferred."""
-    project_data, _ = parse_yaml(read_text(product_dir / "dbt_project.yml"), product_dir)
-    dbt_name = str(project_data.get("name", product_dir.name))
-    notes: list[str] = []
-    transforms = []
-    guessed = []
-    leaves_gold = []
+def parse_graph(product_dir: Path, manifest_path: Path, notes: list[str] | None = None) -> DbtGraph:
+    """The root package's dbt graph (see :func:`parsed_project`)."""
+    with parsed_project(product_dir, manifest_path, notes) as (graph, _select):
+        return graph
+
+
+def guess_tiers(graph: DbtGraph, names: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Tiers of ``names`` (folder, name prefix, else leaves gold and the rest silver) and
+    notes on what was guessed."""
     read = {dep for model in graph.models.values() for dep in model.depends_on_models}
-    for name in sorted(graph.models):
-        model = graph.models[name]
-        tier = infer_tier(model)
+    tiers: dict[str, str] = {}
+    guessed, leaves_gold = [], []
+    for name in sorted(names):
+        tier = infer_tier(graph.models[name])
         if tier is None and name not in read:
             # nothing selects from it and its folder or prefix says nothing: a mart
             leaves_gold.append(name)
@@ -132,10 +141,8 @@ def spec_document(
         elif tier is None:
             guessed.append(name)
             tier = DEFAULT_TIER
-        entry: dict[str, Any] = {"name": name, "tier": tier}
-        if model.depends_on_models:
-            entry["dependsOn"] = sorted(model.depends_on_models)
-        transforms.append(entry)
+        tiers[name] = tier
+    notes = []
     if leaves_gold:
         notes.append(
             "gold (published) because no model reads them and neither folder nor name "
@@ -146,6 +153,24 @@ def spec_document(
             f"tier not inferred from folder or name prefix ({DEFAULT_TIER} written): "
             + ", ".join(guessed)
         )
+    return tiers, notes
+
+
+def transform_entry(graph: DbtGraph, name: str, tier: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "tier": tier}
+    if graph.models[name].depends_on_models:
+        entry["dependsOn"] = sorted(graph.models[name].depends_on_models)
+    return entry
+
+
+def spec_document(
+    product_dir: Path, manifest_path: Path, graph: DbtGraph, owner: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The floe.yaml content and notes on what could not be inferred."""
+    project_data, _ = parse_yaml(read_text(product_dir / "dbt_project.yml"), product_dir)
+    dbt_name = str(project_data.get("name", product_dir.name))
+    tiers, notes = guess_tiers(graph, list(graph.models))
+    transforms = [transform_entry(graph, name, tier) for name, tier in tiers.items()]
     if owner == PLACEHOLDER_OWNER:
         notes.append(f"metadata.owner is a placeholder ({owner}): set your team's address")
     manifest_ref = Path(os.path.relpath(manifest_path.resolve(), product_dir.resolve()))

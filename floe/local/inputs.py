@@ -18,6 +18,7 @@ import yaml
 from floe.compiler.dbt import read_dbt_project
 from floe.compiler.inputs import platform_products
 from floe.compiler.loader import load_spec
+from floe.compiler.selection import product_transforms
 from floe.compiler.writer import write_atomic
 from floe.contracts.load import find_contract, load_contract
 from floe.contracts.model import parse_semver
@@ -47,12 +48,12 @@ def _producer_table(platform_dir: Path, reference: str) -> tuple[str, str, str, 
             Location(platform_dir),
             expected=", ".join(f"{p}.<table>" for p in sorted(products)) or "a product",
         )
-    spec = products[producer].spec
-    if not any(t.name == table and t.published for t in spec.transforms):
+    transforms = product_transforms(products[producer].directory, products[producer].spec)
+    if not any(t.name == table and t.published for t in transforms):
         raise InputError(
             f"{producer} does not publish {table}",
             Location(products[producer].directory / SPEC_FILE),
-            expected=", ".join(t.name for t in spec.transforms if t.published) or "none",
+            expected=", ".join(t.name for t in transforms if t.published) or "none",
         )
     path = find_contract(products[producer].directory)
     contract = load_contract(path) if path else None

@@ -80,6 +80,36 @@ class TransformSpec(FrozenModel):
         return is_published(self.tier, self.publish)
 
 
+class TransformSelection(FrozenModel):
+    """dbt models declared together, by selection (floe.yaml ``select:``), with the tier
+    and publish flag they share: a folder (``path``, relative to the dbt project, as dbt's
+    ``path:`` method), a dbt tag (``tag``) or a named selector of the project's
+    selectors.yml (``selector``).  A model named in ``transforms`` takes its own entry."""
+
+    path: str | None = Field(default=None, min_length=1)
+    tag: str | None = Field(default=None, min_length=1)
+    selector: str | None = Field(default=None, min_length=1)
+    tier: Tier = "silver"
+    tags: list[str] = Field(default_factory=list)
+    publish: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_method(self) -> TransformSelection:
+        given = [k for k in ("path", "tag", "selector") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a selection names exactly one of path, tag, selector"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        if self.path is not None and (self.path.startswith("/") or ".." in self.path.split("/")):
+            raise ValueError(f"path {self.path!r} must be a folder inside the dbt project")
+        return self
+
+    def describe(self) -> str:
+        method = "path" if self.path else "tag" if self.tag else "selector"
+        return f"{method}: {getattr(self, method)}"
+
+
 # The schema, in a consumer's DuckDB, of the tables it reads from other products (each
 # as <producer module>__<table>); its dbt project declares them as sources.
 INPUT_SCHEMA = "floe_inputs"
@@ -153,14 +183,25 @@ class FloeSpec(FrozenModel):
     kind: Literal["FloeSpec"] = "FloeSpec"
     metadata: SpecMetadata
     platform: PlatformRef = Field(default_factory=PlatformRef)
-    transforms: list[TransformSpec] = Field(min_length=1)
+    # models by name (with their own settings and dependsOn) ...
+    transforms: list[TransformSpec] = Field(default_factory=list)
+    # ... and by selection; a model neither names nor selects takes defaultTier, if set
+    select: list[TransformSelection] = Field(default_factory=list)
+    default_tier: Tier | None = Field(default=None, alias="defaultTier")
     # published tables of other products this one reads (a data mesh, under contract)
     inputs: list[InputSpec] = Field(default_factory=list)
     schedule: ScheduleSpec | None = None
     governance: SpecGovernance | None = None
 
+    @property
+    def by_selection(self) -> bool:
+        """Whether models are declared beyond ``transforms`` (known from the dbt graph)."""
+        return bool(self.select or self.default_tier)
+
     @model_validator(mode="after")
     def _transform_graph(self) -> FloeSpec:
+        if not (self.transforms or self.select or self.default_tier):
+            raise ValueError("declare the product's models: transforms, select or defaultTier")
         names = [t.name for t in self.transforms]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -168,7 +209,7 @@ class FloeSpec(FrozenModel):
         known = set(names)
         for t in self.transforms:
             missing = [d for d in t.depends_on if d not in known]
-            if missing:
+            if missing and not self.by_selection:  # selected models are known at compile
                 raise ValueError(
                     f"transform {t.name!r} dependsOn unknown transform(s): {', '.join(missing)}"
                 )

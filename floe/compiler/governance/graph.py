@@ -24,6 +24,7 @@ class DbtModel:
     column_constraints: dict[str, frozenset[str]] = field(default_factory=dict)
     declared_types: dict[str, str] = field(default_factory=dict)  # column -> data_type
     compiled_sql: str = ""
+    tags: frozenset[str] = frozenset()  # the model's dbt tags (config and dbt_project.yml)
 
 
 @dataclass(frozen=True)
@@ -107,5 +108,6 @@ def build_graph(manifest: dict[str, Any]) -> DbtGraph:
                 if (meta or {}).get("data_type")
             },
             compiled_sql=str(node.get("compiled_code") or ""),
+            tags=frozenset(str(t) for t in node.get("tags") or []),
         )
     return DbtGraph(project=project, models=out)

@@ -210,7 +210,8 @@ def lineage_policy(
                 message="dbt model is not declared in floe.yaml transforms",
                 expected="a transform entry",
                 found="none",
-                suggestion=f"add `- name: {name}` to transforms in floe.yaml",
+                suggestion=f"add `- name: {name}` to transforms in floe.yaml (floe init "
+                "--update does), or cover its folder or tag with a `select:` entry",
                 file=graph.models[name].sql_path,
             )
         )
