@@ -52,6 +52,7 @@ def render_definitions(artifacts: CompiledArtifacts, regenerate_command: str) ->
             f"{i.source}.{i.table}": ["lakehouse", i.product_module, i.table]
             for i in artifacts.inputs
         },
+        stateful=[r.name for r in artifacts.state.relations] if artifacts.state else [],
     )
     ast.parse(text)  # generated code must at least be valid Python
     return text

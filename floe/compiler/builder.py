@@ -19,6 +19,7 @@ from floe.schemas.artifacts import (
     ResolvedGovernance,
     ResolvedInput,
     ResolvedModel,
+    ResolvedState,
     ResolvedTransforms,
 )
 from floe.schemas.manifest import PlatformManifest
@@ -46,6 +47,7 @@ def build_artifacts(
     content_hash: str | None = None,
     contract: DataContract | None = None,
     inputs: list[ResolvedInput] | None = None,
+    state: ResolvedState | None = None,
 ) -> CompiledArtifacts:
     """The contract for one product; ``governance`` is carried through as given (AC-9.7)."""
     compute = manifest.plugins.compute
@@ -91,4 +93,5 @@ def build_artifacts(
         schedule=spec.schedule,
         contract=contract,
         inputs=inputs or [],
+        state=state,
     )

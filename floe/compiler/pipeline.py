@@ -11,13 +11,14 @@ from floe.compiler.contracts import check_contract, load_product_contract, missi
 from floe.compiler.dbt import dbt_compile, load_dbt_manifest, read_dbt_project, select_models
 from floe.compiler.governance import EnforcementResult, enforce
 from floe.compiler.governance.graph import DbtGraph, build_graph
-from floe.compiler.governance.policies import lineage_policy
+from floe.compiler.governance.policies import Violation, lineage_policy
 from floe.compiler.inputs import resolve_inputs
 from floe.compiler.loader import Loaded, LoadWarning, load_manifest, load_spec
 from floe.compiler.packages import ensure_packages
 from floe.compiler.profiles import build_profiles, render_profiles, target_name
 from floe.compiler.resolve import effective_enforcement_level, resolve_governance
 from floe.compiler.selection import resolve_transforms
+from floe.compiler.state import resolve_state, state_findings, stateful_relations
 from floe.compiler.writer import temporary_dir, write_atomic
 from floe.contracts.model import DataContract
 from floe.errors import LineageMismatchError, Location, PolicyViolationError
@@ -133,6 +134,8 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
     result = _with_contract_findings(
         result, contract, contract_path, graph, published, governance, spec.path.name
     )
+    stateful = stateful_relations(dbt_manifest)
+    result = _with_findings(result, state_findings(manifest.model.state, stateful, dbt_manifest))
     inputs = resolve_inputs(spec, dbt_manifest, product_dir.parent)
     sources = [spec.text.encode(), manifest.text.encode()]
     if contract_path is not None:
@@ -146,6 +149,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
         content_hash=source_hash(sources),
         contract=contract,
         inputs=inputs,
+        state=resolve_state(manifest.model.state, stateful),
     )
     warnings = [*manifest.warnings, *spec.warnings]
     if contract is not None and contract_path is not None:
@@ -194,6 +198,17 @@ def _with_contract_findings(
         [*result.violations, *findings], key=lambda v: (v.model, v.code, v.column or "")
     )
     return replace(result, violations=violations, policy_types=[*result.policy_types, "contracts"])
+
+
+def _with_findings(result: EnforcementResult, findings: list[Violation]) -> EnforcementResult:
+    """``findings`` of one more policy added to the governance result (none at ``off``)."""
+    if result.level == "off" or not findings:
+        return result
+    violations = sorted(
+        [*result.violations, *findings], key=lambda v: (v.model, v.code, v.column or "")
+    )
+    policies = sorted({v.policy for v in findings} - set(result.policy_types))
+    return replace(result, violations=violations, policy_types=[*result.policy_types, *policies])
 
 
 def check_published_versions(

@@ -26,6 +26,7 @@ from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
 from floe.runtime.observe.progress import Progress, progress_sink
 from floe.runtime.observe.report import LAST_RUN_FILE, ObservabilitySettings
 from floe.runtime.publish.inputs import SNAPSHOTS_TABLE
+from floe.runtime.publish.state import run_notes
 from floe.schemas.spec import INPUT_SCHEMA
 
 RUN_LOG = "run.log"
@@ -64,6 +65,7 @@ class ProductRun:
     published: list[dict[str, Any]] = field(default_factory=list)  # lakehouse tables
     # every published model's fate in this run: published / blocked (by what) / failed
     publications: list[TableStatus] = field(default_factory=list)
+    state: list[str] = field(default_factory=list)  # snapshots/incrementals restored, saved
 
     @property
     def stale(self) -> list[str]:
@@ -193,6 +195,7 @@ def run_product(
         outcome=outcome,
         published=published,
         publications=publications,
+        state=run_notes(product_dir, result.run_id),
     )
 
 
@@ -697,6 +700,7 @@ def format_run(run: ProductRun) -> str:
         for table, rows in run.tables.items()
     ]
     lines += [status.line() for status in run.publications]
+    lines += [f"    state   -> {line.removeprefix('state ')}" for line in run.state]
     lines += [f"    lineage -> {run.lineage}", f"    spans   -> {run.spans}"]
     if run.log:
         lines.append(f"    dbt log -> {run.log}")

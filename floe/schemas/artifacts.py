@@ -72,6 +72,24 @@ class ResolvedInput(FrozenModel):
     relation: str  # floe_inputs.<product_module>__<table> in this product's DuckDB
 
 
+class StatefulRelation(FrozenModel):
+    """A dbt node whose relation carries state from run to run."""
+
+    node: str  # dbt unique_id
+    name: str
+    kind: Literal["snapshot", "incremental"]
+    schema_name: str  # the relation in the product's DuckDB file: schema_name.identifier
+    identifier: str
+
+
+class ResolvedState(FrozenModel):
+    """The manifest's state store and the relations saved to it after each run."""
+
+    store: Literal["storage"] = "storage"
+    prefix: str
+    relations: list[StatefulRelation]
+
+
 class ResolvedTransforms(FrozenModel):
     models: list[ResolvedModel]
     default_compute: str
@@ -141,6 +159,8 @@ class CompiledArtifacts(FrozenModel):
     contract: DataContract | None = None
     # published tables of other products this one reads through the catalog
     inputs: list[ResolvedInput] = Field(default_factory=list)
+    # snapshots and incremental models whose state is saved and restored around each run
+    state: ResolvedState | None = None
 
     def to_json(self) -> str:
         """Stable JSON (sorted keys, two-space indent, trailing newline)."""

@@ -127,6 +127,16 @@ class PluginsConfig(FrozenModel):
     telemetry_backend: TelemetryPlugin | None = None
 
 
+class RunStateConfig(FrozenModel):
+    """Where dbt snapshots and incremental models keep their state between runs (each run
+    pod starts with an empty DuckDB file): saved after a run and restored before the
+    next, in the storage plugin's bucket under ``prefix`` in the cluster
+    (``FLOE_CATALOG=platform``), under the platform's ``.floe/state`` locally."""
+
+    store: Literal["storage"] = "storage"
+    prefix: str = Field(default="floe-state", pattern=r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9._-]+)*$")
+
+
 # ---------------------------------------------------------------- observability
 
 
@@ -279,6 +289,8 @@ class PlatformManifest(FrozenModel):
     plugins: PluginsConfig
     observability: ObservabilityManifestConfig | None = None
     governance: GovernanceConfig | None = None
+    # persistent state of snapshots and incremental models; none = none configured
+    state: RunStateConfig | None = None
 
     def unknown_fields(self) -> list[str]:
         """Top-level keys this version of floe does not know (sorted)."""

@@ -49,14 +49,23 @@ def test_ac_9_2_unknown_transport_is_rejected() -> None:
         ObservabilityConfig(telemetry=TELEMETRY, lineage_namespace="x", lineage_transport="pigeon")
 
 
-def test_ac_9_3_version_is_0_10_0_with_history_entry() -> None:
-    """Issues 24 and 26: the contract and the inputs are backwards-compatible additions,
-    each a minor bump with its history entry."""
-    assert COMPILED_ARTIFACTS_VERSION == "0.10.0"
+def test_ac_9_3_version_is_0_11_0_with_history_entry() -> None:
+    """Issues 24, 26 and 29: the contract, the inputs and the run state are
+    backwards-compatible additions, each a minor bump with its history entry."""
+    assert COMPILED_ARTIFACTS_VERSION == "0.11.0"
     assert "contract" in VERSION_HISTORY["0.9.0"]
     assert "inputs" in VERSION_HISTORY["0.10.0"]
+    assert "state" in VERSION_HISTORY["0.11.0"]
     assert list(VERSION_HISTORY)[-1] == COMPILED_ARTIFACTS_VERSION
-    assert _artifacts().version == "0.10.0"
+    assert _artifacts().version == "0.11.0"
+
+
+def test_artifacts_written_before_state_still_load() -> None:
+    """Issue 29: a 0.10-shaped document (no state) loads with no state."""
+    data = json.loads(_artifacts().to_json())
+    data.pop("state", None)
+    data["version"] = "0.10.0"
+    assert CompiledArtifacts.model_validate(data).state is None
 
 
 def test_artifacts_written_before_inputs_still_load() -> None:
@@ -112,7 +121,8 @@ def test_artifacts_carry_storage_plugin_and_schedule() -> None:
     ("document", "title", "required"),
     [
         ("manifest", "PlatformManifest", {"metadata", "plugins"}),
-        ("spec", "FloeSpec", {"metadata", "transforms"}),
+        # models are declared by transforms, select or defaultTier (issue 29): none required
+        ("spec", "FloeSpec", {"metadata"}),
         ("artifacts", "CompiledArtifacts", {"metadata", "observability", "plugins"}),
     ],
 )
@@ -124,6 +134,8 @@ def test_json_schema_export_for_each_document(
     schema = json.loads(result.output)
     assert schema["title"] == title
     assert required <= set(schema["required"])
+    if document == "spec":
+        assert {"transforms", "select", "defaultTier"} <= set(schema["properties"])
 
 
 def test_manifest_json_schema_uses_yaml_key_names() -> None:

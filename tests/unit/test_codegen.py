@@ -95,6 +95,45 @@ def test_issue_26_definitions_of_a_product_with_inputs_match_golden_file() -> No
     ast.parse(text)
 
 
+STATEFUL_GOLDEN = ROOT / "tests" / "golden" / "stateful_definitions.py"
+
+
+def test_issue_29_definitions_of_a_stateful_product_match_golden_file() -> None:
+    """Snapshots and incremental models: their state is restored before the dbt build and
+    saved after it (FLOE_UPDATE_GOLDEN=1 updates)."""
+    from floe.schemas.artifacts import ResolvedState, StatefulRelation
+
+    manifest = PlatformManifest.model_validate(demo_manifest_data())
+    spec = FloeSpec.model_validate(customer_spec_data())
+    relation = StatefulRelation(
+        node="snapshot.customer_360.customers_snapshot",
+        name="customers_snapshot",
+        kind="snapshot",
+        schema_name="main",
+        identifier="customers_snapshot",
+    )
+    artifacts = build_artifacts(
+        spec,
+        manifest,
+        dbt_profiles=build_profiles("customer_360", manifest.plugins.compute),
+        governance=resolve_governance(manifest, spec),
+        compiled_at=datetime(2026, 2, 15, tzinfo=timezone.utc),
+        content_hash="sha256:" + "0" * 64,
+        state=ResolvedState(prefix="floe-state", relations=[relation]),
+    )
+    pinned = artifacts.metadata.model_copy(update={"floe_version": "0.1.0"})
+    text = render_definitions(artifacts.model_copy(update={"metadata": pinned}), COMMAND)
+    if os.environ.get("FLOE_UPDATE_GOLDEN") == "1":
+        STATEFUL_GOLDEN.write_text(text, encoding="utf-8")
+    assert text == STATEFUL_GOLDEN.read_text(encoding="utf-8")
+    restore = text.index("restore_state(PRODUCT_DIR, context.run.run_id)")
+    build = text.index('["build", "--vars"')
+    save = text.index("save_state(PRODUCT_DIR, context.run.run_id, run_results)")
+    assert restore < build < save
+    assert "restore_state" not in _render()  # only products with state
+    ast.parse(text)
+
+
 def test_generation_is_deterministic() -> None:
     assert _render() == _render()
 
