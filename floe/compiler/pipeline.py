@@ -15,7 +15,7 @@ from floe.compiler.governance.policies import Violation, lineage_policy
 from floe.compiler.inputs import resolve_inputs
 from floe.compiler.loader import Loaded, LoadWarning, load_manifest, load_spec
 from floe.compiler.packages import ensure_packages
-from floe.compiler.profiles import build_profiles, render_profiles, target_name
+from floe.compiler.profiles import build_profiles, check_choice, render_profiles, target_name
 from floe.compiler.resolve import effective_enforcement_level, resolve_governance
 from floe.compiler.selection import resolve_transforms
 from floe.compiler.state import resolve_state, state_findings, stateful_relations
@@ -89,7 +89,9 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
     manifest = load_manifest(resolve_manifest_path(spec, manifest_path))
     product_dir = spec.path.parent
     dbt_project = read_dbt_project(product_dir)
-    profiles = build_profiles(dbt_project.profile, manifest.model.plugins.compute)
+    compute = manifest.model.plugins.compute
+    check_choice(spec, compute, manifest.path)
+    profiles = build_profiles(dbt_project.profile, compute, spec.model.compute)
     profiles_text = render_profiles(profiles, profiles_header(Path(spec_path), manifest.path))
 
     governance = resolve_governance(manifest.model, spec.model)

@@ -24,7 +24,11 @@ DEFAULT_ENFORCEMENT_LEVEL = "warn"
 
 def resolve_plugins(manifest: PlatformManifest) -> ResolvedPlugins:
     """The manifest's plugin choices as plain selections (the contract's own type)."""
-    return ResolvedPlugins.model_validate(manifest.plugins.model_dump(exclude_none=True))
+    # product_options bound floe.yaml at compile; what a product chose is in its profile
+    plugins = manifest.plugins.model_dump(
+        exclude_none=True, exclude={"compute": {"product_options"}}
+    )
+    return ResolvedPlugins.model_validate(plugins)
 
 
 def resolve_observability(manifest: PlatformManifest, spec: FloeSpec) -> ObservabilityConfig:

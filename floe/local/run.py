@@ -9,7 +9,7 @@ import json
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +25,7 @@ from floe.local.progress_view import ProgressView
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
 from floe.runtime.observe.progress import Progress, progress_sink
 from floe.runtime.observe.report import LAST_RUN_FILE, ObservabilitySettings
+from floe.runtime.product import duckdb_file, open_duckdb
 from floe.runtime.publish.inputs import SNAPSHOTS_TABLE
 from floe.runtime.publish.state import run_notes
 from floe.schemas.spec import INPUT_SCHEMA
@@ -99,11 +100,10 @@ def _job(defs: Any, name: str) -> Any:
     return resolve(name)
 
 
-def table_row_counts(database: Path) -> dict[str, int]:
-    """Rows in every table and view of a DuckDB file (opened read-only)."""
-    import duckdb
-
-    con = duckdb.connect(str(database), read_only=True)
+def table_row_counts(product_dir: Path, artifacts: Mapping[str, Any]) -> dict[str, int]:
+    """Rows in every table and view of the product's DuckDB file (opened read-only, with
+    the databases its profile attaches)."""
+    con = open_duckdb(product_dir, artifacts)
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
@@ -111,7 +111,7 @@ def table_row_counts(database: Path) -> dict[str, int]:
         ).fetchall()
         return {
             f"{schema}.{table}": int(
-                con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]  # type: ignore[index]
+                con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             )
             for schema, table in tables
         }
@@ -174,8 +174,8 @@ def run_product(
     last = json.loads(last_path.read_text(encoding="utf-8")) if last_path.is_file() else {}
     if last.get("run_id") != result.run_id:
         last = {}
-    database = product_dir / "target" / "demo.duckdb"
-    tables = table_row_counts(database) if database.is_file() else {}
+    database = duckdb_file(product_dir, artifacts)
+    tables = table_row_counts(product_dir, artifacts) if database.is_file() else {}
     run_results = Path(str(last.get("run_results", "")))
     outcome = read_outcome(run_results) if last and run_results.is_file() else None
     publications = publication_statuses(

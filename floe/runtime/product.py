@@ -46,3 +46,27 @@ def duckdb_file(product_dir: Path, artifacts: Mapping[str, Any]) -> Path:
     for profile in artifacts["dbt_profiles"].values():
         return product_dir / str(profile["outputs"][profile["target"]]["path"])
     raise LakehouseError("no dbt profile in compiled_artifacts.json", Location(product_dir))
+
+
+def open_duckdb(product_dir: Path, artifacts: Mapping[str, Any], read_only: bool = True) -> Any:
+    """The product's DuckDB file with the databases its profile attaches (dbt-duckdb's
+    ``attach``, which the manifest allows and floe.yaml chooses), each read-only, so views
+    over them resolve as they did in dbt."""
+    import duckdb
+
+    con = duckdb.connect(str(duckdb_file(product_dir, artifacts)), read_only=read_only)
+    for profile in artifacts["dbt_profiles"].values():
+        for entry in profile["outputs"][profile["target"]].get("attach") or []:
+            path = Path(str(entry["path"]))
+            path = path if path.is_absolute() else Path(product_dir) / path
+            kind = f"TYPE {entry['type']}, " if entry.get("type") else ""
+            alias = str(entry["alias"]).replace('"', "")
+            try:
+                con.execute(f'ATTACH ? AS "{alias}" ({kind}READ_ONLY)', [str(path)])
+            except duckdb.Error as exc:
+                con.close()
+                raise LakehouseError(
+                    f"cannot attach {alias} ({path}) as the profile does: {exc}",
+                    Location(Path(product_dir)),
+                ) from None
+    return con

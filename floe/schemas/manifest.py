@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -63,8 +64,50 @@ def _reject_literal_secrets(value: Any, path: str) -> None:
             _reject_literal_secrets(item, f"{path}[{index}]")
 
 
+class AttachableDatabase(FrozenModel):
+    """A database products may attach to their DuckDB (dbt-duckdb ``attach``), by alias."""
+
+    alias: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    path: str = Field(min_length=1)
+    read_only: bool = True
+    type: str | None = None  # dbt-duckdb's attach type (sqlite, postgres, ...); None: duckdb
+
+
+def _inside_project(value: str) -> str:
+    parts = PurePosixPath(value).parts
+    if value.startswith(("/", "~")) or ".." in parts:
+        raise ValueError(f"{value!r} must be a relative path inside the dbt project")
+    return value
+
+
+class ProductComputeOptions(FrozenModel):
+    """The dbt-duckdb profile options a product's floe.yaml may choose (``compute:``),
+    and their bounds; the plugin's ``config`` holds the defaults every product gets."""
+
+    max_threads: int | None = Field(default=None, ge=1, le=256)
+    settings: list[str] = Field(default_factory=list)  # DuckDB setting names
+    extensions: list[str] = Field(default_factory=list)
+    attach: list[AttachableDatabase] = Field(default_factory=list)
+    external_roots: list[str] = Field(default_factory=list)  # for external materializations
+
+    @field_validator("external_roots")
+    @classmethod
+    def _roots_inside(cls, roots: list[str]) -> list[str]:
+        return [_inside_project(r) for r in roots]
+
+    @model_validator(mode="after")
+    def _unique_aliases(self) -> ProductComputeOptions:
+        aliases = [a.alias for a in self.attach]
+        twice = sorted({a for a in aliases if aliases.count(a) > 1})
+        if twice:
+            raise ValueError(f"attach aliases must be unique: {', '.join(twice)}")
+        return self
+
+
 class ComputePlugin(PluginSelection):
     type: Literal["duckdb"]
+    # what products may choose beyond the defaults in config (none: nothing)
+    product_options: ProductComputeOptions | None = None
 
 
 class OrchestratorPlugin(PluginSelection):

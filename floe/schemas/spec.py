@@ -170,6 +170,17 @@ class SpecQualityGates(FrozenModel):
     min_test_coverage: dict[str, float] = Field(default_factory=dict)
 
 
+class ProductCompute(FrozenModel):
+    """dbt-duckdb profile options this product chooses, among those the manifest's compute
+    plugin allows (``product_options``); checked at compile."""
+
+    threads: int | None = Field(default=None, ge=1)
+    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    extensions: list[str] = Field(default_factory=list)
+    attach: list[str] = Field(default_factory=list)  # aliases the manifest defines
+    external_root: str | None = Field(default=None, min_length=1)
+
+
 class SpecGovernance(FrozenModel):
     policy_enforcement_level: EnforcementLevel | None = None
     quality_gates: SpecQualityGates | None = None
@@ -192,6 +203,7 @@ class FloeSpec(FrozenModel):
     inputs: list[InputSpec] = Field(default_factory=list)
     schedule: ScheduleSpec | None = None
     governance: SpecGovernance | None = None
+    compute: ProductCompute | None = None
 
     @property
     def by_selection(self) -> bool:

@@ -35,7 +35,12 @@ from floe.contracts.model import (
 from floe.contracts.model import table_properties as table_properties_of
 from floe.contracts.versioning import check_version
 from floe.errors import ContractViolation, LakehouseError
-from floe.runtime.product import duckdb_file, namespace_of, read_artifacts, relation_of
+from floe.runtime.product import (
+    namespace_of,
+    open_duckdb,
+    read_artifacts,
+    relation_of,
+)
 from floe.runtime.publish import wap
 from floe.runtime.publish.catalog import catalog_namespace, catalog_target, open_catalog
 from floe.runtime.publish.gate import (
@@ -231,7 +236,6 @@ def publish_model(
     product_dir: Path, model: str, run_id: str, env: Mapping[str, str] | None = None
 ) -> Published:
     """Publish one dbt model of a product (after its dbt build) by write-audit-publish."""
-    import duckdb
 
     product_dir = Path(product_dir).resolve()
     artifacts = read_artifacts(product_dir)
@@ -248,7 +252,7 @@ def publish_model(
     }
     contract, table = product_contract(artifacts, model)
     table_properties: dict[str, str] = {}
-    con = duckdb.connect(str(duckdb_file(product_dir, artifacts)), read_only=True)
+    con = open_duckdb(product_dir, artifacts)
     try:
         relation_name = relation_of(product_dir, model)
         relation = con.sql(f"select * from {relation_name}")
