@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -16,13 +17,12 @@ from typing import Any, TypeVar
 
 import click
 
-from floe import __version__
+from floe import __version__, stopping
 from floe.errors import FloeError, PolicyViolationError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK = 0
-EXIT_INTERRUPTED = 130
 
 
 def _fail(error: FloeError) -> None:
@@ -39,9 +39,19 @@ def handles_errors(func: F) -> F:
             return func(*args, **kwargs)
         except FloeError as error:
             _fail(error)
-        except KeyboardInterrupt:
-            click.echo("interrupted; nothing half-written was left behind", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+        except (KeyboardInterrupt, stopping.Stopped) as stop:
+            name = signal.Signals(stopping.signal_number(stop)).name
+            settled = stopping.settle()  # dbt on a thread here ends before floe does
+            what = stopping.stopped()
+            click.echo(
+                f"stopped by {name}"
+                + (f" (stopped {', '.join(what)})" if what else "")
+                + "; nothing half-written was left behind",
+                err=True,
+            )
+            if not settled:
+                stopping.leave(stopping.exit_code(stop))
+            sys.exit(stopping.exit_code(stop))
 
     return wrapper  # type: ignore[return-value]
 
@@ -64,8 +74,10 @@ def main() -> None:
     Exit codes: 0 ok, 3 missing file, 4 invalid input, 5 floe.yaml/dbt mismatch,
     6 dbt or a publication failed, 7 strict governance failed, 8 missing prerequisite,
     9 cannot write, 10 a platform service is unhealthy, 11 a data contract changed
-    without the version it needs.
+    without the version it needs; 130, 143, 129 stopped by SIGINT (Ctrl-C), SIGTERM,
+    SIGHUP, after stopping every process the command started.
     """
+    stopping.install()
 
 
 # ---------------------------------------------------------------- validate

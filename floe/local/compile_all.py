@@ -23,6 +23,7 @@ from floe.local.fingerprint import fingerprint, is_up_to_date, record, shared_di
 from floe.local.products import MANIFEST_FILE, SPEC_FILE, discover_products
 from floe.outputs import compile_and_write
 from floe.product_files import ARTIFACTS_FILE
+from floe.stopping import in_worker, terminate_pool
 
 Progress = Callable[[str], None]
 
@@ -188,36 +189,53 @@ def _run(
             "duckdb",
         ]
     )
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        running: dict[Future[tuple[CompileResult, list[Path], float]], Path] = {}
-        finished: set[Path] = set()
-        pending = list(todo)
-        while pending or running:
-            ready = [p for p in pending if waits.get(p, set()) <= finished]
-            if not ready and not running:
-                ready = pending[:1]  # a circle (the compile itself names it)
-            for product in ready:
-                pending.remove(product)
-                failed = sorted(
-                    w.name
-                    for w in waits.get(product, set())
-                    if isinstance(outcomes.get(w.name), FloeError)
-                )
-                if failed:
-                    outcomes[product.name] = FloeError(
-                        f"not compiled: it reads {', '.join(failed)}, whose compile failed"
-                    )
-                    finished.add(product)
-                    continue
-                running[pool.submit(_compile_one, product, manifest)] = product
-            if not running:
-                continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in done:
-                product = running.pop(future)
-                finished.add(product)
-                try:
-                    outcomes[product.name] = future.result()
-                except FloeError as error:
-                    outcomes[product.name] = error
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=in_worker
+    ) as pool:
+        try:
+            _drive(pool, todo, manifest, waits, outcomes)
+        except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: the workers stop with this process
+            terminate_pool(pool, "compile")
+            raise
     return outcomes
+
+
+def _drive(
+    pool: ProcessPoolExecutor,
+    todo: list[Path],
+    manifest: Path,
+    waits: dict[Path, set[Path]],
+    outcomes: dict[str, Outcome],
+) -> None:
+    """Compile each product once the producers it waits for are compiled."""
+    running: dict[Future[tuple[CompileResult, list[Path], float]], Path] = {}
+    finished: set[Path] = set()
+    pending = list(todo)
+    while pending or running:
+        ready = [p for p in pending if waits.get(p, set()) <= finished]
+        if not ready and not running:
+            ready = pending[:1]  # a circle (the compile itself names it)
+        for product in ready:
+            pending.remove(product)
+            failed = sorted(
+                w.name
+                for w in waits.get(product, set())
+                if isinstance(outcomes.get(w.name), FloeError)
+            )
+            if failed:
+                outcomes[product.name] = FloeError(
+                    f"not compiled: it reads {', '.join(failed)}, whose compile failed"
+                )
+                finished.add(product)
+                continue
+            running[pool.submit(_compile_one, product, manifest)] = product
+        if not running:
+            continue
+        done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        for future in done:
+            product = running.pop(future)
+            finished.add(product)
+            try:
+                outcomes[product.name] = future.result()
+            except FloeError as error:
+                outcomes[product.name] = error

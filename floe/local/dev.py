@@ -15,6 +15,7 @@ from floe.compiler.writer import write_atomic
 from floe.errors import FloeError, Location, PrerequisiteError
 from floe.local.products import discover_products, local_instance_home
 from floe.product_files import DEFINITIONS_FILE
+from floe.stopping import stop_group
 
 WORKSPACE_DIR = ".floe"
 
@@ -67,4 +68,11 @@ def serve(demo_dir: Path, *, host: str, port: int, echo: Callable[[str], None]) 
     home = local_instance_home(demo_dir)  # where `floe run` records its runs
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     echo(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); workspace {workspace_file}")
-    subprocess.run(command, check=False, env=env)
+    # its own session: a stop signals the webserver and the code servers it starts
+    # together, and waits until they are gone (the port is free when floe exits)
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        server.wait()
+    except BaseException:
+        stop_group(server, "the Dagster webserver")
+        raise

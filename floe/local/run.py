@@ -6,6 +6,7 @@ import contextlib
 import functools
 import importlib.util
 import json
+import os
 import sys
 import time
 import traceback
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from floe import stopping
 from floe.environ import patched_environ
 from floe.errors import DbtError, FloeError, Location
 from floe.local.capacity import WORKER_MIB, run_workers
@@ -29,6 +31,7 @@ from floe.runtime.product import duckdb_file, open_duckdb
 from floe.runtime.publish.inputs import SNAPSHOTS_TABLE
 from floe.runtime.publish.state import run_notes
 from floe.schemas.spec import INPUT_SCHEMA
+from floe.stopping import in_worker, terminate_pool
 
 RUN_LOG = "run.log"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -148,6 +151,7 @@ def run_product(
         log_path.open("w", encoding="utf-8") as log,
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
+        _stderr_descriptor_to(log),
     ):
         defs = load_definitions_module(product_dir).defs
         job = _job(defs, f"{module_name}_build")
@@ -157,9 +161,11 @@ def run_product(
             else DagsterInstance.ephemeral()
         )
         with opened as instance:
+            stopping.drain()
             result = job.execute_in_process(
                 instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
             )
+    stopping.raise_if_stopped()  # Dagster ran it as an interrupted run: floe stops too
     seconds = time.perf_counter() - start
     published = [
         {k: v.value for k, v in event.materialization.metadata.items()}
@@ -197,6 +203,21 @@ def run_product(
         publications=publications,
         state=run_notes(product_dir, result.run_id),
     )
+
+
+@contextmanager
+def _stderr_descriptor_to(log: Any) -> Iterator[None]:
+    """File descriptor 2 to the run log while a run executes: what the processes Dagster
+    starts write there (its compute-log tailers print a traceback on a terminal's Ctrl-C)
+    goes to the log, not over floe's output."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _named(on_progress: Callable[[Progress], None], name: str) -> Callable[[Progress], None]:
@@ -303,6 +324,7 @@ _worker_notes: Any = None  # in a worker: the queue its progress notes go to
 def _worker_notes_to(queue: Any) -> None:
     global _worker_notes
     _worker_notes = queue
+    in_worker()
 
 
 def _run_in_worker(product_dir: Path, history: bool = True) -> ProductRun:
@@ -526,8 +548,7 @@ def _run_parallel(
     history: bool = True,
 ) -> None:
     import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import ProcessPoolExecutor
 
     total = len(product_dirs)
     progress(
@@ -549,48 +570,70 @@ def _run_parallel(
             initargs=(notes,),
         ) as pool,
     ):
-        # in a worker, where pyiceberg and dagster are imported already (not in this process)
         try:
-            pool.submit(_prepare_shared_stores, product_dirs, history).result()
-        except BrokenProcessPool:
-            raise FloeError(
-                "no product started: a worker process ended abruptly (killed, most "
-                "often by the out-of-memory killer, or crashed)",
-                hint=WORKER_LOST_HINT,
-            ) from None
-        running: dict[Future[ProductRun], Path] = {}
-        while pending or running:
-            for product_dir in ready():
-                pending.remove(product_dir)
-                why = _unready(product_dir, graph[product_dir], runs)
-                if why:
-                    finish(
-                        product_dir,
-                        _not_run(product_dir, why),
-                        f"[{len(runs) + 1}/{total}] {product_dir.name} not run",
-                    )
-                    continue
-                try:
-                    running[pool.submit(_run_in_worker, product_dir, history)] = product_dir
-                except BrokenProcessPool:  # a worker was killed: the pool takes nothing more
-                    finish(
-                        product_dir,
-                        _outcome_of(product_dir, _broken),
-                        f"[{len(runs) + 1}/{total}] {product_dir.name} finished",
-                    )
-            if not running:
-                for product_dir in list(pending):  # a circle: nothing more can start
-                    pending.remove(product_dir)
-                    finish(product_dir, _not_run(product_dir, ["not run: inputs in a circle"]), "")
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                product_dir = running.pop(future)
+            _drive_pool(pool, product_dirs, graph, runs, pending, ready, finish, history, total)
+        except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: the workers stop with this process
+            terminate_pool(pool, "run")
+            raise
+
+
+def _drive_pool(
+    pool: Any,
+    product_dirs: list[Path],
+    graph: dict[Path, dict[Path, list[str]]],
+    runs: dict[Path, ProductRun],
+    pending: list[Path],
+    ready: Callable[[], list[Path]],
+    finish: Callable[[Path, ProductRun, str], None],
+    history: bool,
+    total: int,
+) -> None:
+    """Start each product when its producers are done, until every one finished."""
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    # in a worker, where pyiceberg and dagster are imported already (not in this process)
+    try:
+        pool.submit(_prepare_shared_stores, product_dirs, history).result()
+    except BrokenProcessPool:
+        raise FloeError(
+            "no product started: a worker process ended abruptly (killed, most "
+            "often by the out-of-memory killer, or crashed)",
+            hint=WORKER_LOST_HINT,
+        ) from None
+    running: dict[Future[ProductRun], Path] = {}
+    while pending or running:
+        for product_dir in ready():
+            pending.remove(product_dir)
+            why = _unready(product_dir, graph[product_dir], runs)
+            if why:
                 finish(
                     product_dir,
-                    _outcome_of(product_dir, future.result),
+                    _not_run(product_dir, why),
+                    f"[{len(runs) + 1}/{total}] {product_dir.name} not run",
+                )
+                continue
+            try:
+                running[pool.submit(_run_in_worker, product_dir, history)] = product_dir
+            except BrokenProcessPool:  # a worker was killed: the pool takes nothing more
+                finish(
+                    product_dir,
+                    _outcome_of(product_dir, _broken),
                     f"[{len(runs) + 1}/{total}] {product_dir.name} finished",
                 )
+        if not running:
+            for product_dir in list(pending):  # a circle: nothing more can start
+                pending.remove(product_dir)
+                finish(product_dir, _not_run(product_dir, ["not run: inputs in a circle"]), "")
+            break
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            product_dir = running.pop(future)
+            finish(
+                product_dir,
+                _outcome_of(product_dir, future.result),
+                f"[{len(runs) + 1}/{total}] {product_dir.name} finished",
+            )
 
 
 WORKER_LOST = (

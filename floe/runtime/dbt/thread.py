@@ -29,15 +29,19 @@ import contextlib
 import ctypes
 import io
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from floe.runtime.dbt.fork import EXIT_ERROR, PopenLike, invoke_dbt
 
 _ONE_DBT = threading.Lock()  # one dbt invocation per process (dbt's state is global)
+_LIVE: weakref.WeakSet[DbtThread] = weakref.WeakSet()  # commands created here, for a stop
 
 
 def _release_process_state() -> None:
@@ -137,6 +141,7 @@ class DbtThread(PopenLike):
                 name=f"dbt {' '.join(self.args[1:2])}",
                 daemon=True,
             )
+            _LIVE.add(self)
         except BaseException:
             _ONE_DBT.release()
             raise
@@ -245,6 +250,19 @@ class DbtThread(PopenLike):
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(self._ident()), ctypes.py_object(KeyboardInterrupt)
                 )
+
+
+def stop_running(timeout: float) -> bool:
+    """Interrupt the dbt command running on a thread here, if any, and wait for it to end
+    (at most ``timeout`` seconds); whether none is left running.  A process must not exit
+    while dbt's thread is inside DuckDB: the runtime would abort it."""
+    running = [t for t in list(_LIVE) if t._thread.ident is not None and not t._done.is_set()]
+    for command in running:
+        command.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    for command in running:
+        command._done.wait(max(0.0, deadline - time.monotonic()))
+    return all(command._done.is_set() for command in running)
 
 
 def busy() -> bool:
