@@ -341,14 +341,17 @@ def _run_products(
 ) -> None:
     from floe.local.compile_all import compile_all
     from floe.local.products import discover_products
-    from floe.local.run import run_all
+    from floe.local.run import run_all, run_locks
 
     only = list(products) or None
-    if not skip_compile:
-        compile_all(platform_dir, only=only, progress=click.echo, force=force, jobs=jobs)
-    runs = run_all(
-        discover_products(platform_dir, only), progress=click.echo, jobs=jobs, history=history
-    )
+    product_dirs = discover_products(platform_dir, only)
+    # the run locks first: a second floe run waits here, before compiling under the first
+    with run_locks(product_dirs, click.echo):
+        if not skip_compile:
+            compile_all(
+                platform_dir, only=only, progress=click.echo, force=force, jobs=jobs, locked=True
+            )
+        runs = run_all(product_dirs, progress=click.echo, jobs=jobs, history=history, locked=True)
     tables = sum(len(r.tables) for r in runs)
     tests = sum(r.tests_passed for r in runs)
     click.echo(f"materialized {len(runs)} product(s): {tables} tables/views, {tests} tests passed")

@@ -16,6 +16,7 @@ from floe.product_files import (
     PROFILES_NAME,
     is_floe_generated,
 )
+from floe.run_lock import refuse_while_running
 
 
 def refuse_foreign(paths: list[Path]) -> None:
@@ -70,13 +71,18 @@ def compile_and_write(
     *,
     output: Path | None = None,
     generate_definitions: bool = False,
+    run_locked: bool = False,
 ) -> tuple[CompileResult, list[Path]]:
     """Compile one product and write its files, holding the product's lock throughout.
 
     Two compiles of one product (two terminals, parallel CI jobs) run one after the other;
-    their outputs never interleave.
+    their outputs never interleave; a compile while a floe run runs the product is refused
+    (``run_locked``: the run lock is this command's own, floe run compiling first).
     """
-    with exclusive_lock(Path(spec_path).resolve().parent / LOCK_FILE):
+    product_dir = Path(spec_path).resolve().parent
+    with exclusive_lock(product_dir / LOCK_FILE):
+        if not run_locked:
+            refuse_while_running(product_dir, "compiling it")
         result = compile_product(spec_path, manifest_path)
         written = write_outputs(result, output=output, generate_definitions=generate_definitions)
     return result, written

@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, NoReturn
 
@@ -47,6 +48,8 @@ def install() -> None:
     sends this process SIGTERM.  Every signal that arrives is also written to a pipe
     (``signal.set_wakeup_fd``), so a stop is still known when a library (Dagster, during
     an in-process run) swapped in handlers of its own: see :func:`raise_if_stopped`."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers belong to the main thread
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_stopped)
     if not _WAKEUP:
@@ -72,7 +75,7 @@ def raise_if_stopped() -> None:
     """After code that handles SIGINT/SIGTERM itself (Dagster's execute_in_process turns
     them into a failed, interrupted run, and leaves SIGTERM mapped to SIGINT's handler):
     put floe's handlers back, and raise the stop a signal asked for meanwhile."""
-    if not _WAKEUP:
+    if not _WAKEUP or threading.current_thread() is not threading.main_thread():
         return
     received = b""
     with contextlib.suppress(BlockingIOError, OSError):

@@ -40,9 +40,13 @@ class ProductCompiled:
         return self.result is None
 
 
-def _compile_one(product: Path, manifest: Path) -> tuple[CompileResult, list[Path], float]:
+def _compile_one(
+    product: Path, manifest: Path, locked: bool = False
+) -> tuple[CompileResult, list[Path], float]:
     start = time.perf_counter()
-    result, written = compile_and_write(product / SPEC_FILE, manifest, generate_definitions=True)
+    result, written = compile_and_write(
+        product / SPEC_FILE, manifest, generate_definitions=True, run_locked=locked
+    )
     return result, written, time.perf_counter() - start
 
 
@@ -53,6 +57,7 @@ def compile_all(
     progress: Progress = print,
     force: bool = False,
     jobs: int | None = None,
+    locked: bool = False,
 ) -> list[ProductCompiled]:
     """Compile what changed; stop with the first failing product's name (in name order)."""
     demo_dir = Path(demo_dir)
@@ -91,7 +96,9 @@ def compile_all(
             f"compiling {len(todo)} product(s) with {max(workers, 1)} worker(s): "
             + ", ".join(p.name for p in todo)
         )
-    outcomes = _run(todo, manifest, workers, {p: waits.get(p, set()) & set(todo) for p in todo})
+    outcomes = _run(
+        todo, manifest, workers, {p: waits.get(p, set()) & set(todo) for p in todo}, locked
+    )
     for product in todo:
         outcome = outcomes.get(product.name)
         if outcome is None:  # not started: an earlier product failed (one worker)
@@ -165,13 +172,17 @@ def _in_order(todo: list[Path], waits: dict[Path, set[Path]]) -> list[Path]:
 
 
 def _run(
-    todo: list[Path], manifest: Path, workers: int, waits: dict[Path, set[Path]]
+    todo: list[Path],
+    manifest: Path,
+    workers: int,
+    waits: dict[Path, set[Path]],
+    locked: bool = False,
 ) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
     if workers <= 1:
         for product in _in_order(todo, waits):
             try:
-                outcomes[product.name] = _compile_one(product, manifest)
+                outcomes[product.name] = _compile_one(product, manifest, locked)
             except FloeError as error:
                 outcomes[product.name] = error
                 break  # first failure stops, as a Makefile would
@@ -193,7 +204,7 @@ def _run(
         max_workers=workers, mp_context=context, initializer=in_worker
     ) as pool:
         try:
-            _drive(pool, todo, manifest, waits, outcomes)
+            _drive(pool, todo, manifest, waits, outcomes, locked)
         except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: the workers stop with this process
             terminate_pool(pool, "compile")
             raise
@@ -206,6 +217,7 @@ def _drive(
     manifest: Path,
     waits: dict[Path, set[Path]],
     outcomes: dict[str, Outcome],
+    locked: bool,
 ) -> None:
     """Compile each product once the producers it waits for are compiled."""
     running: dict[Future[tuple[CompileResult, list[Path], float]], Path] = {}
@@ -228,7 +240,7 @@ def _drive(
                 )
                 finished.add(product)
                 continue
-            running[pool.submit(_compile_one, product, manifest)] = product
+            running[pool.submit(_compile_one, product, manifest, locked)] = product
         if not running:
             continue
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -63,6 +65,7 @@ def webserver_command(workspace_file: Path, host: str, port: int) -> list[str]:
 
 def serve(demo_dir: Path, *, host: str, port: int, echo: Callable[[str], None]) -> None:
     """Run the webserver until Ctrl-C; runs and schedules persist in demo/.floe/dagster_home."""
+    refuse_busy_port(host, port)
     workspace_file = write_workspace(demo_dir)
     command = webserver_command(workspace_file, host, port)
     home = local_instance_home(demo_dir)  # where `floe run` records its runs
@@ -76,3 +79,51 @@ def serve(demo_dir: Path, *, host: str, port: int, echo: Callable[[str], None]) 
     except BaseException:
         stop_group(server, "the Dagster webserver")
         raise
+
+
+def refuse_busy_port(host: str, port: int) -> None:
+    """PrerequisiteError naming the process that listens on ``port`` (another floe dev,
+    most often), instead of a webserver that fails to bind after starting its servers."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            return
+        except OSError:
+            pass
+    holder = listener(port)
+    raise PrerequisiteError(
+        f"port {port} on {host} is in use"
+        + (f" by pid {holder[0]} ({holder[1]})" if holder else ""),
+        hint="stop that process, or pass --port with a free port",
+    )
+
+
+def listener(port: int) -> tuple[int, str] | None:
+    """(pid, command line) of the process listening on TCP ``port``, from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as handle:
+                rows = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    for entry in os.listdir("/proc") if inodes else []:
+        if not entry.isdigit():
+            continue
+        try:
+            links = set()
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                with contextlib.suppress(OSError):  # closed meanwhile
+                    links.add(os.readlink(f"/proc/{entry}/fd/{fd}"))
+            if links & inodes:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+                return int(entry), command.strip()[:120]
+        except OSError:
+            continue
+    return None

@@ -25,6 +25,7 @@ from floe.local.outcome import DbtOutcome, read_outcome
 from floe.local.products import local_instance_home
 from floe.local.progress_view import ProgressView
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
+from floe.run_lock import run_lock
 from floe.runtime.observe.progress import Progress, progress_sink
 from floe.runtime.observe.report import LAST_RUN_FILE, ObservabilitySettings
 from floe.runtime.product import duckdb_file, open_duckdb
@@ -351,45 +352,12 @@ def _shown(queue: Any, note: Callable[[Progress], None]) -> Iterator[None]:
         queue.close()
 
 
-RUN_LOCK = Path("target") / ".floe-run.lock"
-
-
-@contextmanager
-def _run_lock(product_dir: Path, progress: Any) -> Iterator[None]:
-    """One floe run of a product at a time (its DuckDB file takes one writer): a second
-    run waits for the first, and says whose run it waits for."""
-    import fcntl
-    import os
-
-    path = product_dir / RUN_LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            progress(
-                f"{product_dir.name}: another floe run (pid {holder}) is running it; "
-                "waiting for it to finish"
-            )
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 @contextmanager
 def run_locks(product_dirs: list[Path], progress: Any) -> Iterator[None]:
     """Every product's run lock, taken in name order (two runs never deadlock)."""
     with contextlib.ExitStack() as stack:
         for product_dir in sorted(product_dirs, key=lambda p: str(p.resolve())):
-            stack.enter_context(_run_lock(product_dir, progress))
+            stack.enter_context(run_lock(product_dir, progress))
         yield
 
 
@@ -398,8 +366,12 @@ def run_all(
     progress: Any = print,
     jobs: int | None = None,
     history: bool = True,
+    locked: bool = False,
 ) -> list[ProductRun]:
-    """See :func:`_run_all`; holds every product's run lock throughout."""
+    """See :func:`_run_all`; holds every product's run lock throughout (``locked``: the
+    caller holds them already)."""
+    if locked:
+        return _run_all(product_dirs, progress, jobs, history)
     with run_locks(product_dirs, progress):
         return _run_all(product_dirs, progress, jobs, history)
 

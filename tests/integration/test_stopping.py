@@ -230,3 +230,88 @@ def test_floe_under_nox_stops_when_nox_is_killed(demo: Path) -> None:
         time.sleep(0.2)
     assert [p for p in started if alive(p)] == []
     assert port_is_free(port)
+
+
+# ------------------------------------------------ issue 28 points 2 and 6: concurrency
+
+
+def test_a_second_floe_dev_on_one_port_is_refused_naming_the_first(demo: Path) -> None:
+    port = free_port()
+    argv = ["dev", "--platform-dir", str(demo), "--port", str(port)]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "floe.cli", *argv],
+        cwd=demo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert first.stdout is not None
+    try:
+        for line in first.stdout:
+            if re.search(SERVING, line):
+                break
+        second = subprocess.run(
+            [sys.executable, "-m", "floe.cli", *argv],
+            cwd=demo,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            check=False,
+            timeout=120,
+        )
+        assert second.returncode == 8
+        webserver = [p for p in descendants(first.pid) if "dagster-webserver" in _cmdline(p)]
+        assert f"port {port} on 127.0.0.1 is in use by pid {webserver[0]}" in second.stderr
+        assert "Traceback" not in second.stderr + second.stdout
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 143 and port_is_free(port)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_a_compile_while_a_run_holds_the_product_is_refused_naming_the_run(demo: Path) -> None:
+    from floe.local.run import run_locks
+
+    product = demo / "iot-telemetry"
+    before = (product / "definitions.py").read_bytes()
+    with run_locks([product], progress=lambda _line: None):
+        done = subprocess.run(
+            [sys.executable, "-m", "floe.cli", "compile", "--force", "--product", "iot-telemetry"],
+            cwd=demo,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            check=False,
+            timeout=300,
+        )
+    assert done.returncode == 9, done.stdout + done.stderr
+    assert f"a floe run (pid {os.getpid()}) is running iot-telemetry" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (product / "definitions.py").read_bytes() == before
+
+
+def test_a_run_lock_left_by_a_killed_run_is_taken_over_with_a_message(demo: Path) -> None:
+    from floe.run_lock import RUN_LOCK, run_lock
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    product = demo / "iot-telemetry"
+    (product / RUN_LOCK).write_text(f"{gone.pid}\n")
+    lines: list[str] = []
+    with run_lock(product, lines.append):
+        assert (product / RUN_LOCK).read_text().strip() == str(os.getpid())
+    assert lines == [
+        f"iot-telemetry: took over the run lock of pid {gone.pid}, which ended without "
+        "releasing it (killed); its run published nothing after that"
+    ]
+    assert (product / RUN_LOCK).read_text() == ""  # released: no pid left behind
