@@ -19,7 +19,14 @@ from floe.compiler.packages import packages_installed
 from floe.compiler.pipeline import CompileResult
 from floe.errors import FloeError
 from floe.local.capacity import usable_cpus
-from floe.local.fingerprint import fingerprint, is_up_to_date, record, shared_dirs
+from floe.local.fingerprint import (
+    changed_outputs,
+    fingerprint,
+    is_up_to_date,
+    is_up_to_date_inputs,
+    record,
+    shared_dirs,
+)
 from floe.local.products import MANIFEST_FILE, SPEC_FILE, discover_products
 from floe.outputs import compile_and_write
 from floe.product_files import ARTIFACTS_FILE
@@ -79,6 +86,13 @@ def compile_all(
         current = is_up_to_date(product, stamps[product.name]) and packages_installed(product)
         if force or not current:
             todo.append(product)
+        if not current and not force and is_up_to_date_inputs(product, stamps[product.name]):
+            changed = [c for c in changed_outputs(product) if (product / c).is_file()]
+            if changed:
+                progress(
+                    f"{product.name}: {', '.join(changed)} changed since floe wrote it "
+                    "(edited or truncated): rebuilding"
+                )
     # a product reading a recompiled producer's selection-declared tables recompiles too
     while extra := [p for p in products if p not in todo and waits.get(p, set()) & set(todo)]:
         todo += extra

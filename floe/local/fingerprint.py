@@ -75,14 +75,50 @@ def shared_dirs(product_dir: Path, macro_paths: list[str]) -> list[Path]:
     return out
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stamp(product_dir: Path) -> list[str]:
+    try:
+        return (product_dir / FINGERPRINT_FILE).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []  # none, or unreadable: compile again
+
+
 def is_up_to_date(product_dir: Path, current: str) -> bool:
-    stamp = product_dir / FINGERPRINT_FILE
-    if not stamp.is_file() or stamp.read_text(encoding="utf-8").strip() != current:
+    """The inputs are what the last compile read, and its outputs are as it wrote them."""
+    lines = _stamp(product_dir)
+    if not lines or lines[0].strip() != current:
         return False
-    return all((product_dir / output).is_file() for output in OUTPUTS)
+    return not changed_outputs(product_dir)
+
+
+def is_up_to_date_inputs(product_dir: Path, current: str) -> bool:
+    """The inputs are what the last compile read (whatever became of its outputs)."""
+    lines = _stamp(product_dir)
+    return bool(lines) and lines[0].strip() == current
+
+
+def changed_outputs(product_dir: Path) -> list[str]:
+    """Outputs missing, or not what the last compile wrote (truncated, edited): issue 28
+    point 4 - they are rebuilt, not trusted."""
+    recorded = dict(line.split(" ", 1)[::-1] for line in _stamp(product_dir)[1:] if " " in line)
+    out = []
+    for output in OUTPUTS:
+        path = product_dir / output
+        if not path.is_file() or recorded.get(output.as_posix()) != _digest(path):
+            out.append(output.as_posix())
+    return out
 
 
 def record(product_dir: Path, current: str) -> None:
+    """The fingerprint of the inputs, then each output's sha256 as written."""
     from floe.compiler.writer import write_atomic
 
-    write_atomic(product_dir / FINGERPRINT_FILE, current + "\n")
+    lines = [current]
+    for output in OUTPUTS:
+        path = product_dir / output
+        if path.is_file():
+            lines.append(f"{_digest(path)} {output.as_posix()}")
+    write_atomic(product_dir / FINGERPRINT_FILE, "\n".join(lines) + "\n")

@@ -64,6 +64,26 @@ def test_a_missing_output_recompiles_and_force_recompiles(demo: Path) -> None:
     assert set(_compile(demo, force=True).values()) == {False}
 
 
+def test_a_truncated_or_edited_output_is_rebuilt_with_a_notice(demo: Path) -> None:
+    """Issue 28 point 4: generated files are checked against what floe wrote, not
+    trusted; a damaged fingerprint cache means compiling again, never a traceback."""
+    definitions = demo / "iot-telemetry" / "definitions.py"
+    good = definitions.read_bytes()
+    definitions.write_bytes(good[: len(good) // 2])  # truncated, as by a full disk
+    lines: list[str] = []
+    done = compile_all(demo, progress=lines.append)
+    assert {d.name: d.skipped for d in done}["iot-telemetry"] is False
+    assert (
+        "iot-telemetry: definitions.py changed since floe wrote it (edited or truncated): "
+        "rebuilding" in lines
+    )
+    assert definitions.read_bytes() == good
+    stamp = demo / "iot-telemetry" / "target" / ".floe-fingerprint"
+    stamp.write_bytes(b"\xff\xfe garbage")
+    assert _compile(demo)["iot-telemetry"] is False
+    assert _compile(demo)["iot-telemetry"] is True
+
+
 def test_parallel_output_equals_sequential_output(demo: Path) -> None:
     _compile(demo, force=True, jobs=1)
     sequential = _outputs(demo)
