@@ -65,6 +65,21 @@ def alive(pid: int) -> bool:
         return False
 
 
+def start_floe(
+    argv: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """``floe argv`` in a session of its own, stdout and stderr merged."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "floe.cli", *argv],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
 def stop_at(
     argv: list[str],
     cwd: Path,
@@ -75,15 +90,7 @@ def stop_at(
 ) -> Stopped:
     """Run ``floe argv``; once a line matches ``ready`` (and it has started at least
     ``processes`` processes, read from the process table), send ``signum``."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "floe.cli", *argv],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
+    process = start_floe(argv, cwd, env)
     assert process.stdout is not None
     lines = []
     for line in process.stdout:
@@ -238,15 +245,7 @@ def test_floe_under_nox_stops_when_nox_is_killed(demo: Path) -> None:
 def test_a_second_floe_dev_on_one_port_is_refused_naming_the_first(demo: Path) -> None:
     port = free_port()
     argv = ["dev", "--platform-dir", str(demo), "--port", str(port)]
-    first = subprocess.Popen(
-        [sys.executable, "-m", "floe.cli", *argv],
-        cwd=demo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    first = start_floe(argv, demo)
     assert first.stdout is not None
     try:
         for line in first.stdout:

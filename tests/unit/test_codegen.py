@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ COMMAND = (
 )
 
 
-def _render(spec_data: dict | None = None) -> str:
+def _render(spec_data: dict | None = None, **extra: Any) -> str:
     manifest = PlatformManifest.model_validate(demo_manifest_data())
     spec = FloeSpec.model_validate(spec_data or customer_spec_data())
     artifacts = build_artifacts(
@@ -31,6 +32,7 @@ def _render(spec_data: dict | None = None) -> str:
         governance=resolve_governance(manifest, spec),
         compiled_at=datetime(2026, 2, 15, tzinfo=timezone.utc),
         content_hash="sha256:" + "0" * 64,
+        **extra,
     )
     pinned = artifacts.metadata.model_copy(update={"floe_version": "0.1.0"})
     return render_definitions(artifacts.model_copy(update={"metadata": pinned}), COMMAND)
@@ -103,8 +105,6 @@ def test_issue_29_definitions_of_a_stateful_product_match_golden_file() -> None:
     saved after it (FLOE_UPDATE_GOLDEN=1 updates)."""
     from floe.schemas.artifacts import ResolvedState, StatefulRelation
 
-    manifest = PlatformManifest.model_validate(demo_manifest_data())
-    spec = FloeSpec.model_validate(customer_spec_data())
     relation = StatefulRelation(
         node="snapshot.customer_360.customers_snapshot",
         name="customers_snapshot",
@@ -112,17 +112,7 @@ def test_issue_29_definitions_of_a_stateful_product_match_golden_file() -> None:
         schema_name="main",
         identifier="customers_snapshot",
     )
-    artifacts = build_artifacts(
-        spec,
-        manifest,
-        dbt_profiles=build_profiles("customer_360", manifest.plugins.compute),
-        governance=resolve_governance(manifest, spec),
-        compiled_at=datetime(2026, 2, 15, tzinfo=timezone.utc),
-        content_hash="sha256:" + "0" * 64,
-        state=ResolvedState(prefix="floe-state", relations=[relation]),
-    )
-    pinned = artifacts.metadata.model_copy(update={"floe_version": "0.1.0"})
-    text = render_definitions(artifacts.model_copy(update={"metadata": pinned}), COMMAND)
+    text = _render(state=ResolvedState(prefix="floe-state", relations=[relation]))
     if os.environ.get("FLOE_UPDATE_GOLDEN") == "1":
         STATEFUL_GOLDEN.write_text(text, encoding="utf-8")
     assert text == STATEFUL_GOLDEN.read_text(encoding="utf-8")
