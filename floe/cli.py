@@ -49,9 +49,7 @@ def handles_errors(func: F) -> F:
                 + "; nothing half-written was left behind",
                 err=True,
             )
-            if not settled:
-                stopping.leave(stopping.exit_code(stop))
-            sys.exit(stopping.exit_code(stop))
+            stopping.leave(stopping.exit_code(stop), settled)
 
     return wrapper  # type: ignore[return-value]
 

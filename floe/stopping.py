@@ -117,10 +117,11 @@ def settle() -> bool:
     return stop_running(STOP_SECONDS)
 
 
-def leave(code: int) -> NoReturn:
-    """Exit with ``code``; when dbt could not be stopped in time, without the interpreter's
-    clean-up (which would abort the process under dbt's running thread)."""
-    if settle():
+def leave(code: int, settled: bool) -> NoReturn:
+    """Exit with ``code``; when dbt could not be stopped in time (``settled`` false, from
+    :func:`settle`), without the interpreter's clean-up, which would abort the process
+    under dbt's running thread."""
+    if settled:
         sys.exit(code)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from floe.compiler.dbt import read_dbt_project
+from floe.compiler.inputs import Producer, platform_products
 from floe.compiler.packages import packages_installed
 from floe.compiler.pipeline import CompileResult
 from floe.errors import FloeError
@@ -74,8 +75,9 @@ def compile_all(
     stamps: dict[str, str] = {}
     done: dict[str, ProductCompiled] = {}
     todo: list[Path] = []
-    producers = producer_files(demo_dir)
-    waits = compiled_first(demo_dir)
+    loaded = platform_products(demo_dir, strict=False)  # every floe.yaml, read once
+    producers = producer_files(loaded)
+    waits = compiled_first(loaded)
 
     def stamp(product: Path) -> str:
         shared = shared_dirs(product, read_dbt_project(product).macro_paths)
@@ -135,13 +137,11 @@ def compile_all(
     return [done[p.name] for p in products]
 
 
-def producer_files(platform_dir: Path) -> dict[Path, list[Path]]:
+def producer_files(products: Mapping[str, Producer]) -> dict[Path, list[Path]]:
     """product -> the files of the products it reads that its compile checks against
     (their floe.yaml and datacontract.yaml): a producer's contract change recompiles it."""
-    from floe.compiler.inputs import platform_products
     from floe.contracts.model import CONTRACT_FILE
 
-    products = platform_products(platform_dir, strict=False)
     out: dict[Path, list[Path]] = {}
     for product in products.values():
         files = []
@@ -155,12 +155,9 @@ def producer_files(platform_dir: Path) -> dict[Path, list[Path]]:
     return out
 
 
-def compiled_first(platform_dir: Path) -> dict[Path, set[Path]]:
+def compiled_first(products: Mapping[str, Producer]) -> dict[Path, set[Path]]:
     """product -> the producers it reads whose compile must finish before its own: those
     declaring models by selection (their published tables come from that compile)."""
-    from floe.compiler.inputs import platform_products
-
-    products = platform_products(platform_dir, strict=False)
     return {
         product.directory: {
             products[w.product].directory

@@ -22,13 +22,13 @@ COMMAND = (
 )
 
 
-def _render(spec_data: dict | None = None, **extra: Any) -> str:
+def _render(spec_data: dict | None = None, profile: str = "customer_360", **extra: Any) -> str:
     manifest = PlatformManifest.model_validate(demo_manifest_data())
     spec = FloeSpec.model_validate(spec_data or customer_spec_data())
     artifacts = build_artifacts(
         spec,
         manifest,
-        dbt_profiles=build_profiles("customer_360", manifest.plugins.compute),
+        dbt_profiles=build_profiles(profile, manifest.plugins.compute),
         governance=resolve_governance(manifest, spec),
         compiled_at=datetime(2026, 2, 15, tzinfo=timezone.utc),
         content_hash="sha256:" + "0" * 64,
@@ -56,10 +56,8 @@ def _render_consumer() -> str:
     from floe.schemas.artifacts import ResolvedInput
     from floe.schemas.spec import module_name
 
-    manifest = PlatformManifest.model_validate(demo_manifest_data())
-    spec = FloeSpec.model_validate(
-        yaml.safe_load((ROOT / "demo" / "risk-overview" / "floe.yaml").read_text())
-    )
+    data = yaml.safe_load((ROOT / "demo" / "risk-overview" / "floe.yaml").read_text())
+    spec = FloeSpec.model_validate(data)
     inputs = [
         ResolvedInput(
             product=i.product,
@@ -73,17 +71,7 @@ def _render_consumer() -> str:
         )
         for i in spec.inputs
     ]
-    artifacts = build_artifacts(
-        spec,
-        manifest,
-        dbt_profiles=build_profiles("risk_overview", manifest.plugins.compute),
-        governance=resolve_governance(manifest, spec),
-        compiled_at=datetime(2026, 2, 15, tzinfo=timezone.utc),
-        content_hash="sha256:" + "0" * 64,
-        inputs=inputs,
-    )
-    pinned = artifacts.metadata.model_copy(update={"floe_version": "0.1.0"})
-    return render_definitions(artifacts.model_copy(update={"metadata": pinned}), COMMAND)
+    return _render(data, "risk_overview", inputs=inputs)
 
 
 def test_issue_26_definitions_of_a_product_with_inputs_match_golden_file() -> None:

@@ -59,14 +59,10 @@ class StateStore:
     filesystem: Any  # pyarrow.fs.FileSystem
     root: str  # the product's folder in ``filesystem``
     description: str  # what the output says (never a credential)
+    object_store: bool = False  # S3: no folders to create; one PUT replaces an object whole
 
     def path(self, name: str) -> str:
         return f"{self.root}/{name}"
-
-    @property
-    def object_store(self) -> bool:
-        """S3: no folders to create; one PUT replaces an object whole."""
-        return self.description.startswith("s3://")
 
 
 def state_store(
@@ -101,7 +97,7 @@ def state_store(
             **keys,
         )
         key = f"{storage['bucket']}/{prefix}/{product}"
-        return StateStore(filesystem, key, f"s3://{key}")
+        return StateStore(filesystem, key, f"s3://{key}", object_store=True)
     if kind != LOCAL:
         raise StateError(f"{CATALOG_ENV}={kind!r}: expected {LOCAL!r} or {PLATFORM!r}")
     default = Path(product_dir).resolve().parent / ".floe" / "state"
