@@ -75,6 +75,11 @@ def main() -> None:
     without the version it needs; 130, 143, 129 stopped by SIGINT (Ctrl-C), SIGTERM,
     SIGHUP, after stopping every process the command started.
     """
+    import logging
+
+    # a log file on a full disk must not print a traceback per line (dbt's file log):
+    # the write that matters fails with floe's own error naming the path
+    logging.raiseExceptions = False
     stopping.install()
 
 

@@ -91,6 +91,7 @@ def run_dbt(project_dir: Path, args: list[str], profiles_dir: Path) -> Any:
         finally:
             _release_duckdb()
     if not result.success:
+        _raise_disk_error(result.exception, project_dir)
         detail = str(result.exception) if result.exception else _failed_nodes(result.result)
         output = captured.getvalue().strip().splitlines()[-8:]
         raise DbtError(
@@ -99,6 +100,17 @@ def run_dbt(project_dir: Path, args: list[str], profiles_dir: Path) -> Any:
             details=output,
         )
     return result.result
+
+
+def _raise_disk_error(exc: BaseException | None, project_dir: Path) -> None:
+    """A full or read-only disk under dbt is floe's located write error (exit 9)."""
+    from floe.disk import disk_error, disk_path
+
+    if exc is not None:
+        path = disk_path(exc, project_dir / "target", project_dir)
+        error = disk_error(exc, path, "dbt's compiled files (target/)")
+        if error is not None:
+            raise error from exc
 
 
 def _release_duckdb() -> None:

@@ -98,9 +98,10 @@ def report_dbt_run(
         "tests_failed": len(tests) - passed,
         "run_results": str(run_results),
     }
-    settings.output_dir.mkdir(parents=True, exist_ok=True)
-    (settings.output_dir / LAST_RUN_FILE).write_text(
-        json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    from floe.atomic import write_atomic
+
+    write_atomic(
+        settings.output_dir / LAST_RUN_FILE, json.dumps(summary, indent=2, sort_keys=True) + "\n"
     )
     return summary
 

@@ -205,9 +205,11 @@ def run_notes(product_dir: Path, run_id: str) -> list[str]:
 
 def _note(product_dir: Path, run_id: str, lines: list[str], fresh: bool) -> None:
     kept = [] if fresh else run_notes(product_dir, run_id)
-    path = Path(product_dir) / RUN_NOTES
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"run_id": run_id, "lines": [*kept, *lines]}), encoding="utf-8")
+    from floe.atomic import write_atomic
+
+    write_atomic(
+        Path(product_dir) / RUN_NOTES, json.dumps({"run_id": run_id, "lines": [*kept, *lines]})
+    )
 
 
 def save_state(

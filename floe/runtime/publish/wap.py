@@ -27,6 +27,7 @@ Python 3.10; pyiceberg is imported when used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -170,6 +171,8 @@ def _write_branch(
     from pyiceberg.exceptions import ResolveError, ValidationError
     from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
 
+    from floe.disk import disk_errno
+
     catalog.create_namespace_if_not_exists(identifier.rsplit(".", 1)[0])
     table = load_table(catalog, identifier)
     transaction: Any
@@ -184,8 +187,9 @@ def _write_branch(
         base = main.snapshot_id if main is not None else None
         schema_before = table.metadata.current_schema_id
         current = _current_files(table, base)
-    io = transaction._table.io
-    rows = 0
+    io = _Recording(transaction._table.io)
+    transaction._table.io = io  # manifests too: what a failed write made is removed
+    rows, committing = 0, False
     files: list[Any] = []
     try:
         with transaction as tx:
@@ -210,15 +214,22 @@ def _write_branch(
                     table_metadata=tx.table_metadata,
                     write_uuid=commit.commit_uuid,
                     df=batches(),
-                    io=io,
+                    io=io,  # type: ignore[arg-type]
                 ):
                     rows += new.record_count
                     files.append(new)
                     commit.append_data_file(new)
-    except LakehouseError:
+            committing = True  # leaving the block commits to the catalog
+    except BaseException as exc:
+        # a failed write leaves no partial or orphaned file behind; a commit whose outcome
+        # is unknown (a REST catalog that timed out) may have committed them: kept; a
+        # full local disk failed the metadata write before the catalog's pointer moved
+        if not committing or is_conflict(exc) or disk_errno(exc) is not None:
+            io.remove_written()
+        if isinstance(exc, OSError):
+            location = str(transaction.table_metadata.location)
+            raise _write_error(identifier, exc, location) from exc
         raise
-    except OSError as exc:
-        raise LakehouseError(f"cannot write {identifier}: {exc}") from exc
     new_table = table is None
     table = catalog.load_table(identifier)
     snapshot = _staged(table, branch) if new_table else table.snapshot_by_name(branch)
@@ -236,6 +247,41 @@ def _write_branch(
         and table.metadata.current_schema_id != schema_before,
         data_files=files,
         branch_exists=not new_table,
+    )
+
+
+class _Recording:
+    """A table's FileIO that remembers every file it opened for writing."""
+
+    def __init__(self, io: Any) -> None:
+        self._io = io
+        self.written: list[str] = []
+
+    def new_output(self, location: str) -> Any:
+        self.written.append(location)  # list.append is atomic: pyiceberg writes in threads
+        return self._io.new_output(location)
+
+    def remove_written(self) -> None:
+        for location in self.written:
+            with contextlib.suppress(Exception):
+                self._io.delete(location)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._io, name)
+
+
+def _write_error(identifier: str, exc: OSError, location: str) -> LakehouseError:
+    """ENOSPC/EROFS (issue 28 point 3) name the table's location and say main is kept."""
+    from floe.disk import PROBLEMS, disk_errno
+
+    number = disk_errno(exc)
+    if number is None:
+        return LakehouseError(f"cannot write {identifier}: {exc}")
+    return LakehouseError(
+        f"cannot write {identifier} to {location} (its Iceberg data files): "
+        f"{PROBLEMS[number]}; main keeps its committed snapshot, the partial files were "
+        "removed",
+        hint="free space there (or make it writable) and run again",
     )
 
 
