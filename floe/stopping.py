@@ -189,17 +189,26 @@ def group_members(pgid: int) -> list[int]:
 def stop_group(process: subprocess.Popen[Any], what: str) -> None:
     """SIGTERM to the process group ``process`` leads (started with
     ``start_new_session=True``), SIGKILL to what is left after STOP_SECONDS; reaps it."""
-    members = len(group_members(process.pid)) or 1
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+    stop_groups([(process, what)])
+
+
+def stop_groups(groups: list[tuple[subprocess.Popen[Any], str]]) -> None:
+    """:func:`stop_group` for several groups at once (one STOP_SECONDS bound for all)."""
+    members = {process.pid: len(group_members(process.pid)) or 1 for process, _ in groups}
+    for process, _ in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
     while time.monotonic() < deadline:
-        if process.poll() is not None and not group_members(process.pid):
+        if all(p.poll() is not None and not group_members(p.pid) for p, _ in groups):
             break
         time.sleep(0.1)
     else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    started = f" and {members - 1} process(es) it started" if members > 1 else ""
-    note(f"{what} (pid {process.pid}){started}")
+        for process, _ in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    for process, what in groups:
+        process.wait()
+        count = members[process.pid]
+        started = f" and {count - 1} process(es) it started" if count > 1 else ""
+        note(f"{what} (pid {process.pid}){started}")

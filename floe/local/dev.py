@@ -17,7 +17,7 @@ from floe.compiler.writer import write_atomic
 from floe.errors import FloeError, Location, PrerequisiteError
 from floe.local.products import discover_products, local_instance_home
 from floe.product_files import DEFINITIONS_FILE
-from floe.stopping import stop_group
+from floe.stopping import stop_groups
 
 WORKSPACE_DIR = ".floe"
 
@@ -51,34 +51,52 @@ def write_workspace(demo_dir: Path) -> Path:
     return path
 
 
+def _dagster_exe(name: str) -> Path:
+    exe = Path(sys.executable).parent / name
+    if exe.exists():
+        return exe
+    found = shutil.which(name)
+    if not found:
+        raise PrerequisiteError(
+            f"{name} is not installed", hint="pip install -e . (it is a dependency)"
+        )
+    return Path(found)
+
+
 def webserver_command(workspace_file: Path, host: str, port: int) -> list[str]:
-    exe = Path(sys.executable).parent / "dagster-webserver"
-    if not exe.exists():
-        found = shutil.which("dagster-webserver")
-        if not found:
-            raise PrerequisiteError(
-                "dagster-webserver is not installed", hint="pip install -e . (it is a dependency)"
-            )
-        exe = Path(found)
+    exe = _dagster_exe("dagster-webserver")
     return [str(exe), "-w", str(workspace_file), "-h", host, "-p", str(port)]
 
 
+def daemon_command(workspace_file: Path) -> list[str]:
+    """The Dagster daemon: it starts the runs the UI queues (the instance's default run
+    coordinator queues them) and fires schedules and sensors, as `dagster dev` runs it."""
+    return [str(_dagster_exe("dagster-daemon")), "run", "-w", str(workspace_file)]
+
+
 def serve(demo_dir: Path, *, host: str, port: int, echo: Callable[[str], None]) -> None:
-    """Run the webserver until Ctrl-C; runs and schedules persist in demo/.floe/dagster_home."""
+    """Run the webserver and the daemon until Ctrl-C; runs and schedules persist in
+    <platform>/.floe/dagster_home, where `floe run` records its runs too."""
     refuse_busy_port(host, port)
     workspace_file = write_workspace(demo_dir)
     command = webserver_command(workspace_file, host, port)
+    daemon = daemon_command(workspace_file)
     home = local_instance_home(demo_dir)  # where `floe run` records its runs
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    echo(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); workspace {workspace_file}")
-    # its own session: a stop signals the webserver and the code servers it starts
-    # together, and waits until they are gone (the port is free when floe exits)
-    server = subprocess.Popen(command, env=env, start_new_session=True)
+    echo(
+        f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); workspace {workspace_file}; "
+        "the Dagster daemon starts the runs you launch and fires schedules"
+    )
+    # each in a process group of its own: a stop signals the webserver, the daemon and
+    # the code servers they start, and waits until they are gone (the port is free when
+    # floe exits)
+    groups = [(subprocess.Popen(command, env=env, start_new_session=True), "the Dagster webserver")]
     try:
-        server.wait()
-    except BaseException:
-        stop_group(server, "the Dagster webserver")
-        raise
+        daemon_process = subprocess.Popen(daemon, env=env, start_new_session=True)
+        groups.append((daemon_process, "the Dagster daemon"))
+        groups[0][0].wait()
+    finally:
+        stop_groups(groups)
 
 
 def refuse_busy_port(host: str, port: int) -> None:

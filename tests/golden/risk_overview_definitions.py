@@ -23,6 +23,7 @@ from dagster import (
     asset,
     asset_check,
     define_asset_job,
+    in_process_executor,
     DefaultSensorStatus,
     RunRequest,
     SensorDefinition,
@@ -45,6 +46,7 @@ from floe.runtime import (
 )
 from floe.runtime.publish.inputs import load_inputs
 from floe.runtime.dbt.resource import FloeDbtCliResource
+from floe.runtime.lock import ProductRunLock
 
 PRODUCT_NAME = 'risk-overview'
 PRODUCT_DIR = Path(__file__).resolve().parent
@@ -102,7 +104,7 @@ with select_all_from_manifest():
         dagster_dbt_translator=_Translator(),
         op_tags={"dagster/concurrency_key": 'duckdb-risk-overview'},
     )
-    def risk_overview_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):  # type: ignore[no-untyped-def]
+    def risk_overview_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, floe_run_lock: ProductRunLock):  # type: ignore[no-untyped-def]
         for loaded in load_inputs(PRODUCT_DIR, context.run.run_id):
             context.log.info(loaded.line())
         invocation = dbt.cli(
@@ -133,7 +135,7 @@ def _publication(model: str) -> AssetsDefinition:
         group_name=GROUP_NAME,
         description=f"{model} published to the lakehouse catalog as {GROUP_NAME}.{model}",
     )
-    def _publish(context: AssetExecutionContext) -> MaterializeResult:
+    def _publish(context: AssetExecutionContext, floe_run_lock: ProductRunLock) -> MaterializeResult:
         published = publish_and_report(PRODUCT_DIR, model, context.run.run_id)
         context.log.info(
             f"published {published.identifier} to {published.catalog}: "
@@ -214,5 +216,11 @@ defs = Definitions(
             target=DBT_TARGET,
             dbt_executable=_dbt_executable(),
         ),
+        # one run of this product at a time, from its first step to its last: a run the
+        # UI or a schedule starts holds it, floe run's own lock covers its runs
+        "floe_run_lock": ProductRunLock(product_dir=str(PRODUCT_DIR)),
     },
+    # the run's steps in the run's own process (the one holding the lock; one pod per
+    # run in the cluster): the product's DuckDB file takes one writer anyway
+    executor=in_process_executor,
 )

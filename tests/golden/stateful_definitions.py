@@ -23,6 +23,7 @@ from dagster import (
     asset,
     asset_check,
     define_asset_job,
+    in_process_executor,
 )
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -41,6 +42,7 @@ from floe.runtime import (
 )
 from floe.runtime.publish.state import restore_state, save_state
 from floe.runtime.dbt.resource import FloeDbtCliResource
+from floe.runtime.lock import ProductRunLock
 
 PRODUCT_NAME = 'customer-360'
 PRODUCT_DIR = Path(__file__).resolve().parent
@@ -85,7 +87,7 @@ with select_all_from_manifest():
         dagster_dbt_translator=_Translator(),
         op_tags={"dagster/concurrency_key": 'duckdb-customer-360'},
     )
-    def customer_360_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):  # type: ignore[no-untyped-def]
+    def customer_360_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, floe_run_lock: ProductRunLock):  # type: ignore[no-untyped-def]
         # snapshots and incremental models: their state from the platform's state store
         # when this DuckDB file lacks it (a run pod starts without one)
         for line in restore_state(PRODUCT_DIR, context.run.run_id):
@@ -120,7 +122,7 @@ def _publication(model: str) -> AssetsDefinition:
         group_name=GROUP_NAME,
         description=f"{model} published to the lakehouse catalog as {GROUP_NAME}.{model}",
     )
-    def _publish(context: AssetExecutionContext) -> MaterializeResult:
+    def _publish(context: AssetExecutionContext, floe_run_lock: ProductRunLock) -> MaterializeResult:
         published = publish_and_report(PRODUCT_DIR, model, context.run.run_id)
         context.log.info(
             f"published {published.identifier} to {published.catalog}: "
@@ -180,5 +182,11 @@ defs = Definitions(
             target=DBT_TARGET,
             dbt_executable=_dbt_executable(),
         ),
+        # one run of this product at a time, from its first step to its last: a run the
+        # UI or a schedule starts holds it, floe run's own lock covers its runs
+        "floe_run_lock": ProductRunLock(product_dir=str(PRODUCT_DIR)),
     },
+    # the run's steps in the run's own process (the one holding the lock; one pod per
+    # run in the cluster): the product's DuckDB file takes one writer anyway
+    executor=in_process_executor,
 )
