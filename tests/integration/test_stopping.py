@@ -190,7 +190,9 @@ def test_stopping_a_parallel_compile_stops_its_workers(demo: Path) -> None:
     # the forkserver and two workers
     stopped = stop_at(argv, demo, r"^compiling \d+ product", signal.SIGTERM, processes=3)
     assert_stopped_cleanly(stopped, signal.SIGTERM)
-    assert "(stopped 2 compile worker(s))" in stopped.output
+    # the pool registers a worker just after the process table shows it: a signal in
+    # between names one worker; every process is gone either way (checked above)
+    assert re.search(r"\(stopped [12] compile worker\(s\)\)", stopped.output)
     code = subprocess.run(
         [sys.executable, "-m", "floe.cli", "compile", "--platform-dir", str(demo)],
         env={**os.environ, "PYTHONPATH": str(ROOT)},

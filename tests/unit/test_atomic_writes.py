@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from floe.compiler import writer
+from floe import atomic as writer
 from floe.compiler.writer import write_all_atomic, write_atomic
 from floe.errors import OutputError
 
