@@ -22,7 +22,7 @@ def test_error_mid_write_leaves_old_file_and_no_temp(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(writer.os, "fsync", broken_fsync)
-    with pytest.raises(OutputError, match="No space left"):
+    with pytest.raises(OutputError, match="no space left on device"):
         write_atomic(target, "new = 2\n" * 10_000)
     assert target.read_text() == "old = 1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["definitions.py"]
