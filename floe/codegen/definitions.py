@@ -33,6 +33,14 @@ def py_literal(value: Any) -> str:
 _ENV.filters["py"] = py_literal
 
 
+def run_k8s_config(artifacts: CompiledArtifacts) -> dict[str, object] | None:
+    """What the job's ``dagster-k8s/config`` tag asks of the run pod Dagster's K8s run
+    launcher starts: the compiled run resources."""
+    if artifacts.run_resources is None:
+        return None
+    return {"container_config": {"resources": artifacts.run_resources.k8s()}}
+
+
 def render_definitions(artifacts: CompiledArtifacts, regenerate_command: str) -> str:
     """The ``definitions.py`` source: same artifacts in, same bytes out."""
     compute = artifacts.dbt_profiles
@@ -53,6 +61,7 @@ def render_definitions(artifacts: CompiledArtifacts, regenerate_command: str) ->
             for i in artifacts.inputs
         },
         stateful=[r.name for r in artifacts.state.relations] if artifacts.state else [],
+        run_k8s_config=run_k8s_config(artifacts),
     )
     ast.parse(text)  # generated code must at least be valid Python
     return text

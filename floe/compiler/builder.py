@@ -22,7 +22,7 @@ from floe.schemas.artifacts import (
     ResolvedState,
     ResolvedTransforms,
 )
-from floe.schemas.manifest import PlatformManifest
+from floe.schemas.manifest import PlatformManifest, RunResources
 from floe.schemas.spec import FloeSpec, module_name
 from floe.schemas.versions import COMPILED_ARTIFACTS_VERSION
 
@@ -48,6 +48,7 @@ def build_artifacts(
     contract: DataContract | None = None,
     inputs: list[ResolvedInput] | None = None,
     state: ResolvedState | None = None,
+    run_resources: RunResources | None = None,
 ) -> CompiledArtifacts:
     """The contract for one product; ``governance`` is carried through as given (AC-9.7)."""
     compute = manifest.plugins.compute
@@ -94,4 +95,5 @@ def build_artifacts(
         contract=contract,
         inputs=inputs or [],
         state=state,
+        run_resources=run_resources or manifest.plugins.orchestrator.runs.resources,
     )

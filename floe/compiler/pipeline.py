@@ -17,6 +17,7 @@ from floe.compiler.loader import Loaded, LoadWarning, load_manifest, load_spec
 from floe.compiler.packages import ensure_packages
 from floe.compiler.profiles import build_profiles, check_choice, render_profiles, target_name
 from floe.compiler.resolve import effective_enforcement_level, resolve_governance
+from floe.compiler.runs import resolve_run_resources
 from floe.compiler.selection import resolve_transforms
 from floe.compiler.state import resolve_state, state_findings, stateful_relations
 from floe.compiler.writer import temporary_dir, write_atomic
@@ -91,6 +92,9 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
     dbt_project = read_dbt_project(product_dir)
     compute = manifest.model.plugins.compute
     check_choice(spec, compute, manifest.path)
+    run_resources = resolve_run_resources(
+        spec, manifest.model.plugins.orchestrator.runs, manifest.path
+    )
     profiles = build_profiles(dbt_project.profile, compute, spec.model.compute)
     profiles_text = render_profiles(profiles, profiles_header(Path(spec_path), manifest.path))
 
@@ -152,6 +156,7 @@ def compile_product(spec_path: Path, manifest_path: Path | None = None) -> Compi
         contract=contract,
         inputs=inputs,
         state=resolve_state(manifest.model.state, stateful),
+        run_resources=run_resources,
     )
     warnings = [*manifest.warnings, *spec.warnings]
     if contract is not None and contract_path is not None:

@@ -24,9 +24,10 @@ DEFAULT_ENFORCEMENT_LEVEL = "warn"
 
 def resolve_plugins(manifest: PlatformManifest) -> ResolvedPlugins:
     """The manifest's plugin choices as plain selections (the contract's own type)."""
-    # product_options bound floe.yaml at compile; what a product chose is in its profile
+    # product_options bound floe.yaml at compile; what a product chose is in its profile;
+    # the orchestrator's runs become the product's run_resources and the chart's queue
     plugins = manifest.plugins.model_dump(
-        exclude_none=True, exclude={"compute": {"product_options"}}
+        exclude_none=True, exclude={"compute": {"product_options"}, "orchestrator": {"runs"}}
     )
     return ResolvedPlugins.model_validate(plugins)
 

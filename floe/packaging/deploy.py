@@ -193,6 +193,28 @@ def workspace_locations(demo_dir: Path) -> list[dict[str, str]]:
     ]
 
 
+PRODUCT_TAG = "floe/product"  # the tag every generated job carries (one run per product)
+QUEUE = "dagster.dagsterDaemon.runCoordinator.config.queuedRunCoordinator"
+
+
+def run_queue_values(manifest_path: Path) -> dict[str, object]:
+    """The run queue's limits from manifest.yaml (plugins.orchestrator.runs), as the
+    Dagster chart's queuedRunCoordinator config."""
+    from floe.compiler.loader import load_manifest
+
+    runs = load_manifest(manifest_path).model.plugins.orchestrator.runs
+    return {
+        "maxConcurrentRuns": runs.max_concurrent_runs,
+        "tagConcurrencyLimits": [
+            {
+                "key": PRODUCT_TAG,
+                "value": {"applyLimitPerUniqueValue": True},
+                "limit": runs.per_product_concurrency,
+            }
+        ],
+    }
+
+
 def deploy_plan(tag: str, values: str, helm_version: str, demo_dir: Path = ROOT / "demo") -> Plan:
     plan = Plan()
     plan.add(
@@ -201,7 +223,9 @@ def deploy_plan(tag: str, values: str, helm_version: str, demo_dir: Path = ROOT 
     image_set = [
         f"dagster.dagsterWebserver.image.tag={tag}",
         f"dagster.dagsterDaemon.image.tag={tag}",
+        f"dagster.runLauncher.config.k8sRunLauncher.image.tag={tag}",
     ]
+    queue = run_queue_values(demo_dir / "manifest.yaml")
     plan.add(
         "install or upgrade the platform and wait for it (bootstrap hooks included)",
         "helm",
@@ -217,6 +241,11 @@ def deploy_plan(tag: str, values: str, helm_version: str, demo_dir: Path = ROOT 
         *[arg for item in image_set for arg in ("--set", item)],
         "--set-json",
         f"workspace.locations={json.dumps(workspace_locations(demo_dir))}",
+        *[
+            arg
+            for key, value in queue.items()
+            for arg in ("--set-json", f"{QUEUE}.{key}={json.dumps(value)}")
+        ],
         "--wait",
         "--timeout",
         HELM_TIMEOUT,

@@ -15,6 +15,7 @@ from floe.schemas.manifest import (
     NamingConfig,
     PluginSelection,
     QualityGatesConfig,
+    RunResources,
 )
 from floe.schemas.spec import ScheduleSpec, Tier
 from floe.schemas.versions import COMPILED_ARTIFACTS_VERSION
@@ -161,6 +162,9 @@ class CompiledArtifacts(FrozenModel):
     inputs: list[ResolvedInput] = Field(default_factory=list)
     # snapshots and incremental models whose state is saved and restored around each run
     state: ResolvedState | None = None
+    # the run pod's container resources in the cluster (the manifest's defaults with what
+    # floe.yaml asked laid over them); the generated job's dagster-k8s/config tag
+    run_resources: RunResources | None = None
 
     def to_json(self) -> str:
         """Stable JSON (sorted keys, two-space indent, trailing newline)."""

@@ -18,6 +18,7 @@ from floe.schemas._base import (
     SemVer,
     is_secret_key,
 )
+from floe.schemas.quantity import Quantity, parse_quantity
 from floe.schemas.versions import MANIFEST_API_VERSION
 
 DEFAULT_OTLP_ENDPOINT = "http://localhost:4317"
@@ -110,8 +111,91 @@ class ComputePlugin(PluginSelection):
     product_options: ProductComputeOptions | None = None
 
 
+class ResourceAmounts(FrozenModel):
+    """CPU and memory as Kubernetes quantities (``500m``, ``2``; ``512Mi``, ``4Gi``)."""
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+    def exceeding(self, bound: ResourceAmounts) -> list[tuple[str, str, str]]:
+        """(resource, this amount, the bound) for each amount above ``bound``'s."""
+        out = []
+        for name in ("cpu", "memory"):
+            mine, most = getattr(self, name), getattr(bound, name)
+            if (
+                mine is not None
+                and most is not None
+                and parse_quantity(mine) > parse_quantity(most)
+            ):
+                out.append((name, mine, most))
+        return out
+
+
+class RunResources(FrozenModel):
+    """A run pod's container resources: what the scheduler reserves (requests) and the
+    most it may use (limits; memory above it is an OOM kill)."""
+
+    requests: ResourceAmounts = Field(default_factory=ResourceAmounts)
+    limits: ResourceAmounts = Field(default_factory=ResourceAmounts)
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> RunResources:
+        for name, request, limit in self.requests.exceeding(self.limits):
+            raise ValueError(f"requests.{name} {request} is above limits.{name} {limit}")
+        return self
+
+    def over(self, base: RunResources) -> RunResources:
+        """``base`` with what this one sets laid over it (not validated: the caller says
+        which field made requests exceed limits)."""
+        return RunResources.model_construct(
+            requests=base.requests.model_copy(update=self.requests.model_dump(exclude_none=True)),
+            limits=base.limits.model_copy(update=self.limits.model_dump(exclude_none=True)),
+        )
+
+    def k8s(self) -> dict[str, dict[str, str]]:
+        """The container ``resources`` object."""
+        return {
+            kind: amounts
+            for kind, amounts in (
+                ("requests", self.requests.model_dump(exclude_none=True)),
+                ("limits", self.limits.model_dump(exclude_none=True)),
+            )
+            if amounts
+        }
+
+
+DEFAULT_RUN_RESOURCES = RunResources(
+    requests=ResourceAmounts(cpu="250m", memory="512Mi"),
+    limits=ResourceAmounts(cpu="1", memory="2Gi"),
+)
+DEFAULT_MAX_RUN_RESOURCES = ResourceAmounts(cpu="2", memory="4Gi")
+
+
+class RunsConfig(FrozenModel):
+    """Where and how many runs execute in the cluster: each run is its own Kubernetes Job
+    (Dagster's K8s run launcher), sized by ``resources`` unless a product's floe.yaml asks
+    for more (up to ``max_resources``), queued by Dagster's run coordinator."""
+
+    resources: RunResources = DEFAULT_RUN_RESOURCES
+    max_resources: ResourceAmounts = DEFAULT_MAX_RUN_RESOURCES
+    max_concurrent_runs: int = Field(default=4, ge=1, le=1000)
+    # two runs of one product would fight over its published tables
+    per_product_concurrency: int = Field(default=1, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _defaults_within_max(self) -> RunsConfig:
+        for kind in ("requests", "limits"):
+            for name, mine, most in getattr(self.resources, kind).exceeding(self.max_resources):
+                raise ValueError(
+                    f"resources.{kind}.{name} {mine} is above max_resources.{name} {most}"
+                )
+        return self
+
+
 class OrchestratorPlugin(PluginSelection):
     type: Literal["dagster"]
+    # the cluster's runs (defaults when absent: RunsConfig())
+    runs: RunsConfig = Field(default_factory=RunsConfig)
 
 
 class PolarisConfig(FrozenModel):

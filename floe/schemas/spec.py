@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from floe.schemas._base import EnforcementLevel, FrozenModel, ModelName, ProductName, SemVer
+from floe.schemas.manifest import RunResources
 
 Tier = Literal["bronze", "silver", "gold"]
 
@@ -187,6 +188,13 @@ class SpecGovernance(FrozenModel):
     require_contracts: bool | None = None  # may only strengthen the manifest
 
 
+class ProductRuns(FrozenModel):
+    """The product's run pod in the cluster: resources beyond the platform's defaults, up
+    to the manifest's ``plugins.orchestrator.runs.max_resources`` (checked at compile)."""
+
+    resources: RunResources = Field(default_factory=RunResources)
+
+
 class FloeSpec(FrozenModel):
     """A data team's ``floe.yaml``."""
 
@@ -204,6 +212,7 @@ class FloeSpec(FrozenModel):
     schedule: ScheduleSpec | None = None
     governance: SpecGovernance | None = None
     compute: ProductCompute | None = None
+    runs: ProductRuns | None = None
 
     @property
     def by_selection(self) -> bool:

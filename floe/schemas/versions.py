@@ -2,7 +2,7 @@
 
 from typing import Final
 
-COMPILED_ARTIFACTS_VERSION: Final = "0.11.0"
+COMPILED_ARTIFACTS_VERSION: Final = "0.12.0"
 
 VERSION_HISTORY: Final[dict[str, str]] = {
     "0.1.0": "Initial contract: metadata, identity, plugins, transforms, dbt_profiles",
@@ -17,6 +17,7 @@ VERSION_HISTORY: Final[dict[str, str]] = {
     "and governance.audit_branch_retention_days",
     "0.10.0": "Add inputs (published tables of other products, read through the catalog)",
     "0.11.0": "Add state (snapshots and incremental models saved and restored around runs)",
+    "0.12.0": "Add run_resources (the run pod's container resources in the cluster)",
 }
 
 MANIFEST_API_VERSION: Final = "floe.dev/v1"

@@ -49,15 +49,24 @@ def test_ac_9_2_unknown_transport_is_rejected() -> None:
         ObservabilityConfig(telemetry=TELEMETRY, lineage_namespace="x", lineage_transport="pigeon")
 
 
-def test_ac_9_3_version_is_0_11_0_with_history_entry() -> None:
-    """Issues 24, 26 and 29: the contract, the inputs and the run state are
-    backwards-compatible additions, each a minor bump with its history entry."""
-    assert COMPILED_ARTIFACTS_VERSION == "0.11.0"
+def test_ac_9_3_version_is_0_12_0_with_history_entry() -> None:
+    """Issues 24, 26, 29 and 27: the contract, the inputs, the run state and the run
+    resources are backwards-compatible additions, each a minor bump with its history."""
+    assert COMPILED_ARTIFACTS_VERSION == "0.12.0"
     assert "contract" in VERSION_HISTORY["0.9.0"]
     assert "inputs" in VERSION_HISTORY["0.10.0"]
     assert "state" in VERSION_HISTORY["0.11.0"]
+    assert "run_resources" in VERSION_HISTORY["0.12.0"]
     assert list(VERSION_HISTORY)[-1] == COMPILED_ARTIFACTS_VERSION
-    assert _artifacts().version == "0.11.0"
+    assert _artifacts().version == "0.12.0"
+
+
+def test_artifacts_written_before_run_resources_still_load() -> None:
+    """Issue 27: a 0.11-shaped document (no run_resources) loads with none."""
+    data = json.loads(_artifacts().to_json())
+    data.pop("run_resources", None)
+    data["version"] = "0.11.0"
+    assert CompiledArtifacts.model_validate(data).run_resources is None
 
 
 def test_artifacts_written_before_state_still_load() -> None:

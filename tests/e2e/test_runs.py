@@ -133,3 +133,21 @@ def test_published_tables_read_back_through_polaris(
                 assert table.scan().to_arrow().num_rows > 0
                 summary = table.current_snapshot().summary.additional_properties
                 assert summary["floe.product_version"] == product["metadata"]["product_version"]
+
+
+def test_each_run_ran_in_a_job_pod_of_its_own_not_in_the_daemon(runs: dict[str, str]) -> None:
+    """Issue 27: Dagster's K8s run launcher started one Kubernetes Job per run (pods
+    labelled by the launcher with the run's job), each finished; the daemon's own log
+    shows no run worker executing a step."""
+    assert set(runs.values()) == {"SUCCESS"}, runs
+    pods = json.loads(
+        kubectl("get", "pods", "-l", "app.kubernetes.io/component=run_worker", "-o", "json")
+    )["items"]
+    jobs = {pod["metadata"]["labels"].get("dagster/job"): pod for pod in pods}
+    for product in PRODUCTS:
+        pod = jobs.get(f"{product.replace('-', '_')}_build")
+        assert pod is not None, sorted(k for k in jobs if k)
+        assert pod["status"]["phase"] == "Succeeded"
+        assert pod["metadata"]["ownerReferences"][0]["kind"] == "Job"
+    daemon = kubectl("logs", f"deployment/{RELEASE}-dagster-daemon", "--tail=20000")
+    assert "STEP_START" not in daemon and "Executing steps" not in daemon

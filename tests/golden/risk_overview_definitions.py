@@ -52,6 +52,8 @@ PRODUCT_NAME = 'risk-overview'
 PRODUCT_DIR = Path(__file__).resolve().parent
 DBT_TARGET = 'duckdb'
 DBT_VARS = {'floe_data_retention_days': 1}
+RUN_K8S_CONFIG = {'container_config': {'resources': {'limits': {'cpu': '1', 'memory': '2Gi'},
+                                    'requests': {'cpu': '250m', 'memory': '512Mi'}}}}
 GROUP_NAME = 'risk_overview'
 # published to the lakehouse catalog as <GROUP_NAME>.<model> (gold tier unless floe.yaml
 # says publish: true/false)
@@ -170,7 +172,12 @@ lakehouse_checks = [_dbt_build_check(model) for model in PUBLISHED_MODELS]
 risk_overview_job = define_asset_job(
     name='risk_overview_build',
     selection=AssetSelection.assets(risk_overview_dbt_assets, *lakehouse_assets),
-    tags={"floe/product": PRODUCT_NAME},
+    tags={
+        "floe/product": PRODUCT_NAME,
+        # in the cluster each run is a Kubernetes Job; its pod's resources (manifest
+        # plugins.orchestrator.runs, floe.yaml runs:), read by Dagster's K8s run launcher
+        "dagster-k8s/config": json.dumps(RUN_K8S_CONFIG, sort_keys=True),
+    },
 )
 
 
