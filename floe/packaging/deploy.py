@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from floe.errors import FloeError, PrerequisiteError
 from floe.packaging.context import context_digest, context_files
@@ -186,11 +187,58 @@ def build_plan(
     return plan
 
 
-def workspace_locations(demo_dir: Path) -> list[dict[str, str]]:
-    """The chart's workspace.locations, derived from the products under demo/."""
-    return [
-        {"location": c.location_name, "module": c.module_name} for c in code_locations(demo_dir)
-    ]
+def chart_values(values: str) -> dict[str, Any]:
+    """values.yaml with the ``values`` file (demo, test) laid over it, as Helm merges them."""
+    import yaml
+
+    def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+        out = dict(base)
+        for key, value in over.items():
+            both = isinstance(value, dict) and isinstance(out.get(key), dict)
+            out[key] = merge(out[key], value) if both else value
+        return out
+
+    base = yaml.safe_load((ROOT / CHART / "values.yaml").read_text()) or {}
+    return merge(base, yaml.safe_load((ROOT / VALUES[values]).read_text()) or {})
+
+
+CODE_SERVER_PORT = 3030
+
+
+def user_deployments(demo_dir: Path, values: str, tag: str) -> list[dict[str, Any]]:
+    """One Dagster user deployment per product (issue 27 point 4): ``dagster api grpc``
+    serving the product's definitions from the image, with the daemon's image, env and
+    Secret mounts (the values file's dagsterDaemon block, the one place they are said)
+    and the run pods' non-root security context; runs it launches inherit them."""
+    dagster = chart_values(values)["dagster"]
+    daemon = dagster["dagsterDaemon"]
+    run_k8s = dagster["runLauncher"]["config"]["k8sRunLauncher"].get("runK8sConfig", {})
+    env = daemon.get("env") or {}
+    out = []
+    for location in code_locations(demo_dir):
+        deployment: dict[str, Any] = {
+            "name": location.location_name,
+            "image": {**daemon["image"], "tag": tag},
+            "dagsterApiGrpcArgs": [
+                "--module-name",
+                location.module,
+                "--working-directory",
+                location.working_directory,
+                "--attribute",
+                location.attribute,
+            ],
+            "port": CODE_SERVER_PORT,
+            "env": [{"name": k, "value": str(v)} for k, v in sorted(env.items())],
+            "volumes": daemon.get("volumes", []),
+            "volumeMounts": daemon.get("volumeMounts", []),
+            "includeConfigInLaunchedRuns": {"enabled": True},
+        }
+        if run_k8s.get("podSpecConfig", {}).get("securityContext"):
+            deployment["podSecurityContext"] = run_k8s["podSpecConfig"]["securityContext"]
+        if run_k8s.get("containerConfig", {}).get("securityContext"):
+            deployment["securityContext"] = run_k8s["containerConfig"]["securityContext"]
+        out.append(deployment)
+    return out
 
 
 PRODUCT_TAG = "floe/product"  # the tag every generated job carries (one run per product)
@@ -240,7 +288,8 @@ def deploy_plan(tag: str, values: str, helm_version: str, demo_dir: Path = ROOT 
         str(VALUES[values]),
         *[arg for item in image_set for arg in ("--set", item)],
         "--set-json",
-        f"workspace.locations={json.dumps(workspace_locations(demo_dir))}",
+        "dagster.dagster-user-deployments.deployments="
+        + json.dumps(user_deployments(demo_dir, values, tag), sort_keys=True),
         *[
             arg
             for key, value in queue.items()

@@ -28,6 +28,8 @@ class ProductRunLock(ConfigurableResource):  # type: ignore[type-arg]
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
-        run_id = context.run_id or "?"
+        # Dagster 1.13 names the run context.run; 1.9 (the image) context.dagster_run
+        run = context.run if hasattr(type(context), "run") else context.dagster_run
+        run_id = run.run_id if run is not None else "?"
         with build_lock(Path(self.product_dir), f"a Dagster run ({run_id[:8]})"):
             yield self

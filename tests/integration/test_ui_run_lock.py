@@ -92,11 +92,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int
 
 
 def _launch(port: int) -> str:
-    from dagster_graphql import DagsterGraphQLClient
+    """Launch the product's job as the UI does, once its code location has loaded (the
+    webserver serves before its code servers are up)."""
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-    return DagsterGraphQLClient("127.0.0.1", port_number=port).submit_job_execution(
-        JOB, repository_location_name=PRODUCT
-    )
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            return client.submit_job_execution(JOB, repository_location_name=PRODUCT)
+        except DagsterGraphQLClientError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def _finished(port: int, run_id: str) -> str:

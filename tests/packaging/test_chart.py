@@ -15,7 +15,7 @@ import helm_python
 import pytest
 import yaml
 
-from floe.packaging.deploy import RELEASE, workspace_locations
+from floe.packaging.deploy import RELEASE, user_deployments
 from tests.conftest import DEMO, DEMO_MANIFEST, PRODUCTS, ROOT
 
 CHART = ROOT / "helm" / "floe-platform"
@@ -45,7 +45,6 @@ def _merged(name: str) -> dict[str, Any]:
 def render(name: str, **overrides: Any) -> list[dict[str, Any]]:
     values = _values(name) if name != "values.yaml" else {}
     values.setdefault("dagster", {})["enabled"] = False
-    values["workspace"] = {"locations": workspace_locations(DEMO)}
     values.update(overrides)
     chart = helm_python.Chart.load(str(CHART))
     rendered = chart.render(values, name=RELEASE, namespace="floe", is_install=True)
@@ -105,30 +104,48 @@ def test_dagster_dependency_version_matches_the_image_base() -> None:
     )
 
 
-def test_ac_11_5_dagster_chart_mounts_our_workspace_configmap() -> None:
-    """The Dagster chart mounts the workspace only with dagster-user-deployments enabled,
-    uses externalConfigmap only with workspace.enabled, and refuses servers next to it."""
+def test_issue_27_the_dagster_chart_writes_a_workspace_of_grpc_servers() -> None:
+    """The workspace is the Dagster chart's own: with workspace.enabled false it lists one
+    grpc_server per user deployment (host and location name: the deployment's name); the
+    webserver and daemon import no product code."""
     dagster = _values("values.yaml")["dagster"]
+    assert dagster["dagsterWebserver"]["workspace"] == {"enabled": False}
     assert dagster["dagster-user-deployments"]["enabled"] is True
-    assert dagster["dagster-user-deployments"]["enableSubchart"] is False
-    workspace = dagster["dagsterWebserver"]["workspace"]
-    assert workspace["enabled"] is True and workspace["servers"] == []
-    configmaps = _by_kind(render("values-demo.yaml"), "ConfigMap")
-    assert workspace["externalConfigmap"] in configmaps
+    assert dagster["dagster-user-deployments"]["enableSubchart"] is True
+    assert not any(
+        d["kind"] == "ConfigMap" and "workspace" in d["metadata"]["name"]
+        for d in render("values-demo.yaml")
+    )
 
 
-def test_ac_11_5_workspace_lists_every_product_as_a_python_module_location() -> None:
-    docs = render("values-demo.yaml")
-    name = _values("values.yaml")["dagster"]["dagsterWebserver"]["workspace"]["externalConfigmap"]
-    workspace = yaml.safe_load(_by_kind(docs, "ConfigMap")[name]["data"]["workspace.yaml"])
-    modules = {
-        e["python_module"]["location_name"]: e["python_module"] for e in workspace["load_from"]
-    }
-    assert sorted(modules) == list(PRODUCTS)
-    for location, entry in modules.items():
-        assert entry["module_name"] == f"{location.replace('-', '_')}.definitions"
-        assert entry["working_directory"] == "/app/demo"
-        assert entry["attribute"] == "defs"
+@pytest.mark.parametrize("values", ["demo", "test"])
+def test_ac_11_5_each_product_is_served_by_its_own_code_server(values: str) -> None:
+    """Issue 27 point 4, AC-11.5: one user deployment per product, serving
+    ``<module>.definitions`` with /app/demo as working directory and ``defs``, from the
+    daemon's image with its env and Secret mounts, non-root."""
+    daemon = _merged(f"values-{values}.yaml")["dagster"]["dagsterDaemon"]
+    deployments = {d["name"]: d for d in user_deployments(DEMO, values, "abc123")}
+    assert sorted(deployments) == list(PRODUCTS)
+    for location, entry in deployments.items():
+        module = location.replace("-", "_")
+        assert entry["dagsterApiGrpcArgs"] == [
+            "--module-name",
+            f"{module}.definitions",
+            "--working-directory",
+            "/app/demo",
+            "--attribute",
+            "defs",
+        ]
+        assert entry["image"] == {**daemon["image"], "tag": "abc123"}
+        assert entry["image"]["repository"] == "floe-dagster-demo"
+        assert {"name": "FLOE_CATALOG", "value": "platform"} in entry["env"]
+        assert (
+            entry["volumes"] == daemon["volumes"]
+            and entry["volumeMounts"] == daemon["volumeMounts"]
+        )
+        assert entry["includeConfigInLaunchedRuns"] == {"enabled": True}
+        assert entry["podSecurityContext"]["runAsNonRoot"] is True
+        assert entry["securityContext"]["allowPrivilegeEscalation"] is False
 
 
 @pytest.mark.parametrize("name", VALUES_FILES)

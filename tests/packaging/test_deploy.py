@@ -137,13 +137,16 @@ def test_unreadable_helm_version_is_a_prerequisite_error() -> None:
         rollback_flag("garbage")
 
 
-def test_deploy_plan_derives_workspace_locations_from_demo_products() -> None:
+def test_deploy_plan_derives_one_code_server_per_demo_product() -> None:
     plan = deploy_plan("t", "test", "v3.15.0")
     upgrade = plan.steps[-1].argv
     assert "helm/floe-platform/values-test.yaml" in upgrade and "--atomic" in upgrade
-    locations = json.loads(upgrade[upgrade.index("--set-json") + 1].split("=", 1)[1])
+    key = "dagster.dagster-user-deployments.deployments="
+    value = next(a for a in upgrade if a.startswith(key))
+    deployments = json.loads(value.split("=", 1)[1])
     products = sorted(spec.parent.name for spec in DEMO.glob("*/floe.yaml"))
-    assert locations == [{"location": p, "module": p.replace("-", "_")} for p in products]
+    assert [d["name"] for d in deployments] == products
+    assert all(d["image"]["tag"] == "t" for d in deployments)
 
 
 def test_ac_10_7_wait_ready_reports_what_is_not_ready_after_the_timeout() -> None:
