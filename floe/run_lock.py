@@ -84,17 +84,25 @@ def run_lock(
                 f"{product_dir.name}: took over the run lock of pid {left}, which ended "
                 "without releasing it (killed); its run published nothing after that"
             )
+        with _held(handle, what):
+            yield
+
+
+@contextlib.contextmanager
+def _held(handle: Any, what: str) -> Iterator[None]:
+    """With the flock taken: name this process as the holder; on the way out, empty the
+    file (a pid left in it means a killed holder) and release."""
+    try:
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()} {what}\n")
         handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        yield
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        handle.flush()
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -121,17 +129,8 @@ def build_lock(product_dir: Path, what: str) -> Iterator[None]:
                 Location(product_dir),
                 hint=f"run again when it has finished, or stop it (kill {pid})",
             ) from None
-        try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()} {what}\n")
-            handle.flush()
+        with _held(handle, what):
             yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def refuse_while_running(product_dir: Path, what: str) -> None:

@@ -128,3 +128,11 @@ def run_python(
         timeout=timeout,
         check=False,
     )
+
+
+def floe_cli(cwd: Path, *argv: str, **env_overrides: str) -> subprocess.CompletedProcess[str]:
+    """``floe argv`` as a user runs it, in a child process in ``cwd`` (this checkout's
+    floe on the path; env overrides such as FLOE_LAKEHOUSE_DIR)."""
+    return run_python(
+        "-m", "floe.cli", *argv, cwd=cwd, timeout=600, PYTHONPATH=str(ROOT), **env_overrides
+    )

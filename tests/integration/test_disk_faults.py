@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE, PROFILES_FILE
 from floe.runtime.publish.catalog import LAKEHOUSE_DIR_ENV, local_target, open_catalog
-from tests.conftest import ROOT
+from tests.conftest import floe_cli
 from tests.integration.test_byo_project import make_platform
 
 PRODUCT = "jaffle"
@@ -70,18 +69,6 @@ def free(mount: Path) -> None:
     (mount / "ballast").unlink()
 
 
-def _floe(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "floe.cli", *argv],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-
-
 def _digests(product: Path) -> dict[str, str]:
     return {rel: hashlib.sha256((product / rel).read_bytes()).hexdigest() for rel in OUTPUTS}
 
@@ -92,8 +79,8 @@ def _temps(root: Path) -> list[Path]:
 
 def _compiled(root: Path) -> Path:
     platform = make_platform(root / "platform")
-    assert _floe(platform, "init", PRODUCT, "--owner", "shop@example.com").returncode == 0
-    done = _floe(platform, "compile", "--platform-dir", ".")
+    assert floe_cli(platform, "init", PRODUCT, "--owner", "shop@example.com").returncode == 0
+    done = floe_cli(platform, "compile", "--platform-dir", ".")
     assert done.returncode == 0, done.stderr
     return platform
 
@@ -112,12 +99,12 @@ def test_a_compile_on_a_full_disk_names_the_path_and_keeps_the_outputs(disk: Pat
     product = platform / PRODUCT
     before = _digests(product)
     fill(disk)
-    done = _floe(platform, "compile", "--platform-dir", ".", "--force")
+    done = floe_cli(platform, "compile", "--platform-dir", ".", "--force")
     _assert_clear(done, 9, "FLOE600", f"({product / 'target'}", "no space left on device")
     assert _digests(product) == before
     assert _temps(disk) == []
     free(disk)
-    done = _floe(platform, "compile", "--platform-dir", ".")  # no clean-up first
+    done = floe_cli(platform, "compile", "--platform-dir", ".")  # no clean-up first
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads((product / ARTIFACTS_FILE).read_text())["metadata"]["product_name"]
 
@@ -130,12 +117,12 @@ def test_a_compile_of_a_read_only_product_names_the_path(tmp_path: Path) -> None
     _mount("--bind", str(product), str(product))
     try:
         _mount("-o", "remount,bind,ro", str(product))
-        done = _floe(platform, "compile", "--platform-dir", ".", "--force")
+        done = floe_cli(platform, "compile", "--platform-dir", ".", "--force")
     finally:
         _umount(product)
     _assert_clear(done, 9, "FLOE600", f"({product / 'target'}", "read-only file system")
     assert _digests(product) == before
-    done = _floe(platform, "compile", "--platform-dir", ".", "--force")
+    done = floe_cli(platform, "compile", "--platform-dir", ".", "--force")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -162,12 +149,12 @@ def test_a_publication_on_a_full_disk_keeps_main_and_leaves_no_partial_file(
     platform = _compiled(tmp_path)
     lakehouse = disk / "lakehouse"
     env = {LAKEHOUSE_DIR_ENV: str(lakehouse)}
-    done = _floe(platform, "run", "--platform-dir", ".", **env)
+    done = floe_cli(platform, "run", "--platform-dir", ".", **env)
     assert done.returncode == 0, done.stdout + done.stderr
     published = _rows(lakehouse, "jaffle.customers")
     files = _warehouse_files(lakehouse)
     fill(disk)
-    done = _floe(platform, "run", "--platform-dir", ".", **env)
+    done = floe_cli(platform, "run", "--platform-dir", ".", **env)
     location = (lakehouse / "warehouse" / "jaffle" / "customers").as_uri()
     _assert_clear(
         done,
@@ -178,7 +165,7 @@ def test_a_publication_on_a_full_disk_keeps_main_and_leaves_no_partial_file(
     assert _rows(lakehouse, "jaffle.customers") == published
     assert _warehouse_files(lakehouse) == files  # no partial or orphaned data file
     free(disk)
-    done = _floe(platform, "run", "--platform-dir", ".", **env)
+    done = floe_cli(platform, "run", "--platform-dir", ".", **env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _rows(lakehouse, "jaffle.customers")[0] != published[0]
     shutil.rmtree(lakehouse)

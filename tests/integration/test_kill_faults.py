@@ -12,11 +12,8 @@ The catalog's own kill (between the branch write and the publish) is in test_wap
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,37 +22,18 @@ import yaml
 
 from floe.local.fingerprint import FINGERPRINT_FILE
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE, PROFILES_FILE
-from tests.conftest import ROOT
+from tests.conftest import ROOT, floe_cli, run_python
 from tests.integration.test_byo_project import make_platform
 from tests.integration.test_stopping import SERVING, free_port, port_is_free, start_floe
 
 PROBE = Path(__file__).with_name("kill_probe.py")
 PRODUCT = "jaffle"
 MODES = ("half", "replace")
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-def _floe(platform: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "floe.cli", *argv],
-        cwd=platform,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
 
 
 def _killed_at(platform: Path, name: str, mode: str, *argv: str) -> str:
-    done = subprocess.run(
-        [sys.executable, str(PROBE), name, mode, *argv],
-        cwd=platform,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
+    done = run_python(
+        str(PROBE), name, mode, *argv, cwd=platform, timeout=600, PYTHONPATH=str(ROOT)
     )
     assert done.returncode == -signal.SIGKILL, done.stdout + done.stderr
     assert f"killing myself while writing {name} ({mode})" in done.stdout
@@ -83,8 +61,8 @@ def _valid(path: Path) -> None:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     platform = make_platform(tmp_path_factory.mktemp("kill") / "platform")
-    assert _floe(platform, "init", PRODUCT, "--owner", "shop@example.com").returncode == 0
-    done = _floe(platform, "compile", "--platform-dir", ".")
+    assert floe_cli(platform, "init", PRODUCT, "--owner", "shop@example.com").returncode == 0
+    done = floe_cli(platform, "compile", "--platform-dir", ".")
     assert done.returncode == 0, done.stderr
     yield platform
 
@@ -131,7 +109,7 @@ def test_a_compile_killed_while_writing_an_output_leaves_the_previous_one(
     for path in files:
         _valid(path)
     assert [t.name for t in _temps(platform)] != []  # the kill landed mid-write
-    done = _floe(platform, "compile", "--platform-dir", ".")  # no clean-up first
+    done = floe_cli(platform, "compile", "--platform-dir", ".")  # no clean-up first
     assert done.returncode == 0, done.stdout + done.stderr
     assert _temps(platform) == []
     assert _source_hash(platform) != _source_hash_of(before[platform / PRODUCT / ARTIFACTS_FILE])
@@ -146,12 +124,12 @@ def test_a_run_killed_while_writing_its_report_leaves_the_previous_one(
     """Issue 28 (2): the run report (last_run.json) of floe run."""
     report = platform / PRODUCT / "target" / "observability" / "last_run.json"
     if not report.is_file():
-        assert _floe(platform, "run", "--platform-dir", ".").returncode == 0
+        assert floe_cli(platform, "run", "--platform-dir", ".").returncode == 0
     before = report.read_bytes()
     _killed_at(platform, "observability/last_run.json", mode, "run", "--platform-dir", ".")
     assert report.read_bytes() == before
     assert [t.name for t in _temps(platform)] != []
-    done = _floe(platform, "run", "--platform-dir", ".")
+    done = floe_cli(platform, "run", "--platform-dir", ".")
     assert done.returncode == 0, done.stdout + done.stderr
     assert _temps(platform) == []
     assert json.loads(report.read_text())["run_id"] != json.loads(before)["run_id"]

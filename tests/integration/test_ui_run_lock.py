@@ -22,7 +22,7 @@ import pytest
 
 from floe.local.products import local_instance_home
 from floe.run_lock import RUN_LOCK
-from tests.conftest import ROOT
+from tests.conftest import ROOT, floe_cli
 from tests.integration.test_byo_project import make_platform
 from tests.integration.test_stopping import SERVING, free_port, start_floe
 
@@ -52,18 +52,6 @@ with run_lock(Path(sys.argv[1]), print):
 """
 
 
-def _floe(platform: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "floe.cli", *argv],
-        cwd=platform,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int, Path]]:
     """(platform, port, gate dir): the fixture project with a gated model, compiled and
@@ -71,8 +59,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int
     root = tmp_path_factory.mktemp("ui")
     platform = make_platform(root / "platform")
     (platform / PRODUCT / "models" / "gate.py").write_text(GATE_MODEL)
-    assert _floe(platform, "init", PRODUCT, "--owner", "shop@example.com").returncode == 0
-    done = _floe(platform, "compile", "--platform-dir", ".")
+    assert floe_cli(platform, "init", PRODUCT, "--owner", "shop@example.com").returncode == 0
+    done = floe_cli(platform, "compile", "--platform-dir", ".")
     assert done.returncode == 0, done.stdout + done.stderr
     gate = root / "gate"
     gate.mkdir()
@@ -157,7 +145,7 @@ def test_floe_run_while_the_ui_builds_the_product_waits_naming_it(
     holder = _lock_holder(platform)
     pid, what = holder.split(" ", 1)
     assert what == f"a Dagster run ({run_id[:8]})"
-    refused = _floe(platform, "compile", "--platform-dir", ".", "--force")
+    refused = floe_cli(platform, "compile", "--platform-dir", ".", "--force")
     assert refused.returncode == 9
     assert f"{what} (pid {pid}) is running {PRODUCT}" in refused.stderr
     runner = subprocess.Popen(
