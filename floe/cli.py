@@ -430,7 +430,13 @@ def _add_platform_commands(group: click.Group, option: str, default: Path, what:
     @click.option("--port", default=3000, show_default=True, type=int)
     @handles_errors
     def dev_command(platform_dir: Path, host: str, port: int) -> None:
-        """Start the Dagster webserver with every product as a code location."""
+        """Start the Dagster webserver, with every product as a code location, and the
+        Dagster daemon (it starts the runs the UI launches and fires schedules).
+
+        A run started from the UI holds the product's run lock like `floe run` does: one
+        run of a product at a time. Ctrl-C (or SIGTERM, SIGHUP) stops the webserver, the
+        daemon and their code servers; the port is free when floe exits.
+        """
         _serve(platform_dir, host, port)
 
 
