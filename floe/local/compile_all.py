@@ -31,7 +31,7 @@ from floe.local.fingerprint import (
 from floe.local.products import MANIFEST_FILE, SPEC_FILE, discover_products
 from floe.outputs import compile_and_write
 from floe.product_files import ARTIFACTS_FILE
-from floe.stopping import in_worker, terminate_pool
+from floe.stopping import deferred, in_worker, terminate_pool
 
 Progress = Callable[[str], None]
 
@@ -204,6 +204,7 @@ def _run(
     # dbt, and what data contracts need (their schema validator, DuckDB's SQL parser)
     context.set_forkserver_preload(
         [
+            "floe.forkserver_quiet",  # no traceback from a worker a stop caught mid-spawn
             "dbt.cli.main",
             "floe.outputs",
             "jsonschema",
@@ -251,7 +252,9 @@ def _drive(
                 )
                 finished.add(product)
                 continue
-            running[pool.submit(_compile_one, product, manifest, locked)] = product
+            with deferred():  # never a stop half-way through a worker's spawn
+                future = pool.submit(_compile_one, product, manifest, locked)
+            running[future] = product
         if not running:
             continue
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)

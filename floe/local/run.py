@@ -307,6 +307,7 @@ def _prepare_shared_stores(product_dirs: list[Path], history: bool) -> None:
 
 
 WORKER_PRELOAD = [
+    "floe.forkserver_quiet",  # no traceback from a worker a stop caught mid-spawn
     "dagster",
     "dagster_dbt",
     "floe.runtime.dbt.resource",
@@ -566,7 +567,9 @@ def _drive_pool(
 
     # in a worker, where pyiceberg and dagster are imported already (not in this process)
     try:
-        pool.submit(_prepare_shared_stores, product_dirs, history).result()
+        with stopping.deferred():  # never a stop half-way through a worker's spawn
+            prepared = pool.submit(_prepare_shared_stores, product_dirs, history)
+        prepared.result()
     except BrokenProcessPool:
         raise FloeError(
             "no product started: a worker process ended abruptly (killed, most "
@@ -586,7 +589,9 @@ def _drive_pool(
                 )
                 continue
             try:
-                running[pool.submit(_run_in_worker, product_dir, history)] = product_dir
+                with stopping.deferred():
+                    future = pool.submit(_run_in_worker, product_dir, history)
+                running[future] = product_dir
             except BrokenProcessPool:  # a worker was killed: the pool takes nothing more
                 finish(
                     product_dir,

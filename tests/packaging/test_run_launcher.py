@@ -125,7 +125,7 @@ def _launcher(name: str, tmp_path: Path) -> Any:
     return K8sRunLauncher(
         service_account_name=f"{RELEASE}-dagster",
         instance_config_map=f"{RELEASE}-dagster-instance",
-        postgres_password_secret="floe-demo-credentials",  # a Secret's name
+        postgres_password_secret="floe-demo-credentials",  # pragma: allowlist secret (a name)
         dagster_home="/opt/dagster/dagster_home",
         job_image=f"{values['image']['repository']}:{values['image']['tag']}",
         image_pull_policy=values["imagePullPolicy"],
