@@ -122,15 +122,22 @@ def build_lock(product_dir: Path, what: str) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            pid, holder = _holder(handle.read())
-            raise ProductBusy(
-                f"{holder} (pid {pid}) is running {product_dir.name}; running it now too "
-                "would change its DuckDB file and dbt target/ under it",
-                Location(product_dir),
-                hint=f"run again when it has finished, or stop it (kill {pid})",
+            raise _busy(
+                handle, product_dir, "running it now too", "run again when it has finished"
             ) from None
         with _held(handle, what):
             yield
+
+
+def _busy(handle: Any, product_dir: Path, doing: str, hint: str) -> ProductBusy:
+    """ProductBusy naming the lock's holder (read from ``handle``)."""
+    pid, holder = _holder(handle.read())
+    return ProductBusy(
+        f"{holder} (pid {pid}) is running {product_dir.name}; {doing} would change its "
+        "DuckDB file, dbt target/ and definitions under it",
+        Location(product_dir),
+        hint=f"{hint}, or stop it (kill {pid})",
+    )
 
 
 def refuse_while_running(product_dir: Path, what: str) -> None:
@@ -142,11 +149,5 @@ def refuse_while_running(product_dir: Path, what: str) -> None:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            pid, holder = _holder(handle.read())
-            raise ProductBusy(
-                f"{holder} (pid {pid}) is running {product_dir.name}; {what} now would "
-                "change its dbt target/ and definitions under it",
-                Location(product_dir),
-                hint=f"wait for it to finish, or stop it (kill {pid})",
-            ) from None
+            raise _busy(handle, product_dir, f"{what} now", "wait for it to finish") from None
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

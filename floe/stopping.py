@@ -22,7 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any, NoReturn
 
 STOP_SECONDS = 10.0  # then SIGKILL
@@ -42,34 +41,6 @@ def _raise_stopped(signum: int, _frame: Any) -> None:
 
 
 _WAKEUP: list[int] = []  # the read end of the pipe every handled signal's number goes to
-_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP that arrive inside are raised when it ends.
-
-    Around a pool's submit, where a worker process is spawned: a stop landing half-way
-    through a spawn leaves the forkserver's child unpickling what its parent already
-    removed, and that child prints a traceback (issue 28 point 1). A spawn takes
-    milliseconds; the stop follows at once.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-    previous = {sig: signal.getsignal(sig) for sig in _STOPS}
-    for sig in _STOPS:
-        signal.signal(sig, lambda signum, _frame: pending.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if pending and pending[0] == signal.SIGINT:
-        raise KeyboardInterrupt
-    if pending:
-        raise Stopped(pending[0])
 
 
 def install() -> None:

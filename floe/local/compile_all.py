@@ -31,7 +31,7 @@ from floe.local.fingerprint import (
 from floe.local.products import MANIFEST_FILE, SPEC_FILE, discover_products
 from floe.outputs import compile_and_write
 from floe.product_files import ARTIFACTS_FILE
-from floe.stopping import deferred, in_worker, terminate_pool
+from floe.stopping import in_worker, terminate_pool
 
 Progress = Callable[[str], None]
 
@@ -252,9 +252,7 @@ def _drive(
                 )
                 finished.add(product)
                 continue
-            with deferred():  # never a stop half-way through a worker's spawn
-                future = pool.submit(_compile_one, product, manifest, locked)
-            running[future] = product
+            running[pool.submit(_compile_one, product, manifest, locked)] = product
         if not running:
             continue
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)

@@ -567,9 +567,7 @@ def _drive_pool(
 
     # in a worker, where pyiceberg and dagster are imported already (not in this process)
     try:
-        with stopping.deferred():  # never a stop half-way through a worker's spawn
-            prepared = pool.submit(_prepare_shared_stores, product_dirs, history)
-        prepared.result()
+        pool.submit(_prepare_shared_stores, product_dirs, history).result()
     except BrokenProcessPool:
         raise FloeError(
             "no product started: a worker process ended abruptly (killed, most "
@@ -589,9 +587,7 @@ def _drive_pool(
                 )
                 continue
             try:
-                with stopping.deferred():
-                    future = pool.submit(_run_in_worker, product_dir, history)
-                running[future] = product_dir
+                running[pool.submit(_run_in_worker, product_dir, history)] = product_dir
             except BrokenProcessPool:  # a worker was killed: the pool takes nothing more
                 finish(
                     product_dir,
