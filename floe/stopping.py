@@ -9,8 +9,9 @@ every process it started, within a bounded time, with exit 128 + the signal numb
 * Worker pools (compile, run): workers ignore SIGINT (a terminal's Ctrl-C reaches the
   whole process group; the main process alone decides), and are terminated, then killed
   after :data:`STOP_SECONDS`, by :func:`terminate_pool`.
-* Servers (``floe dev``): started in their own session, so the whole group - the Dagster
-  webserver and the code servers it starts - is signalled by :func:`stop_group`.
+* Servers (``floe dev``): started in their own session; :func:`stop_groups` signals the
+  leader (the Dagster webserver or daemon) first, so it stops the code servers it
+  started itself, then whatever is left of its process group.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 STOP_SECONDS = 10.0  # then SIGKILL
@@ -193,22 +195,42 @@ def stop_group(process: subprocess.Popen[Any], what: str) -> None:
 
 
 def stop_groups(groups: list[tuple[subprocess.Popen[Any], str]]) -> None:
-    """:func:`stop_group` for several groups at once (one STOP_SECONDS bound for all)."""
+    """:func:`stop_group` for several groups at once (one STOP_SECONDS bound for all).
+
+    The leaders are signalled first and given half the bound to stop what they started
+    themselves (a Dagster webserver or daemon ends its threads, then its code servers:
+    signalling the whole group at once shuts a code server under a daemon tick that is
+    still querying it, which the daemon logs as a traceback); SIGTERM then goes to
+    whatever is left in each group, and SIGKILL at the bound."""
     members = {process.pid: len(group_members(process.pid)) or 1 for process, _ in groups}
+    deadline = time.monotonic() + STOP_SECONDS
     for process, _ in groups:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_SECONDS
-    while time.monotonic() < deadline:
-        if all(p.poll() is not None and not group_members(p.pid) for p, _ in groups):
-            break
-        time.sleep(0.1)
-    else:
-        for process, _ in groups:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            os.kill(process.pid, signal.SIGTERM)
+    _wait_until(lambda: all(p.poll() is not None for p, _ in groups), deadline - STOP_SECONDS / 2)
+    _signal_groups(groups, signal.SIGTERM)
+    if not _wait_until(
+        lambda: all(p.poll() is not None and not group_members(p.pid) for p, _ in groups),
+        deadline,
+    ):
+        _signal_groups(groups, signal.SIGKILL)
     for process, what in groups:
         process.wait()
         count = members[process.pid]
         started = f" and {count - 1} process(es) it started" if count > 1 else ""
         note(f"{what} (pid {process.pid}){started}")
+
+
+def _signal_groups(groups: list[tuple[subprocess.Popen[Any], str]], signum: int) -> None:
+    for process, _ in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
+
+def _wait_until(done: Callable[[], bool], deadline: float) -> bool:
+    """Poll ``done`` every 0.1 s until it holds (True) or ``deadline`` passes (False)."""
+    while not done():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
