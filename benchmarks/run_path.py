@@ -23,10 +23,13 @@
     core for all of them (-> 1/N of one worker?).
 (c) --products products in --chains chains (each reads the one before it through the
     catalog, issue 26): floe run's wall time against the critical path, the longest
-    chain's summed product times as the same run reports them (target <= 1.10x).
+    chain's summed product times as the same run reports them (target <= 1.10x), and
+    beside it the fixed cost any floe run of that many workers pays around its products
+    (interpreter, the workers' imports, the shared stores, the summary).  Products move
+    3 rows each, or --chain-rows N rows (read from the catalog, transformed, published).
 
     python benchmarks/run_path.py [--runs 3] [--products 20] [--skip-synthetic]
-                                  [--runners thread,fork]
+                                  [--chains 2] [--chain-rows N] [--runners thread,fork]
 """
 
 from __future__ import annotations
@@ -354,9 +357,10 @@ schema:
 """
 
 
-def chained_tree(dest: Path, products: int, chains: int) -> dict[str, int]:
+def chained_tree(dest: Path, products: int, chains: int, rows: int = 0) -> dict[str, int]:
     """``products`` products in ``chains`` chains: each product publishes mart_out under a
-    contract and reads the previous product of its chain as an input.  product -> chain."""
+    contract and reads the previous product of its chain as an input; a chain's first
+    product reads a 3-row seed, or (``rows``) makes that many rows.  product -> chain."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -379,7 +383,9 @@ def chained_tree(dest: Path, products: int, chains: int) -> dict[str, int]:
             f"models:\n  {module}:\n    +materialized: table\n"
         )
         inputs = ""
-        if position == 0:
+        if position == 0 and rows:
+            first = f"select range::integer as id, (range % 97)::integer as v from range({rows})"
+        elif position == 0:
             (base / "seeds").mkdir()
             (base / "seeds" / "raw.csv").write_text("id,v\n1,10\n2,20\n3,30\n")
             first = "select id, v from {{ ref('raw') }}"
@@ -407,14 +413,14 @@ def chained_tree(dest: Path, products: int, chains: int) -> dict[str, int]:
     return chain_of
 
 
-def chain_figures(work: Path, products: int, chains: int) -> None:
+def chain_figures(work: Path, products: int, chains: int, rows: int = 0) -> None:
     """floe run on products in chains: wall time against the critical path (the longest
     chain's summed product times, as the same run reports them)."""
     import re
 
     floe = str(BIN / "floe")
     tree = work / "chains"
-    chain_of = chained_tree(tree, products, chains)
+    chain_of = chained_tree(tree, products, chains, rows)
     timed([floe, "compile", "--platform-dir", str(tree)])
     cores = len(os.sched_getaffinity(0))
     start = time.perf_counter()
@@ -450,9 +456,10 @@ def chain_figures(work: Path, products: int, chains: int) -> None:
             float(m.group(1)) for m in re.finditer(r"^  \S+: ok in ([0-9.]+)s", alone.stdout, re.M)
         )
     )
+    size = f"{rows:,} rows" if rows else "3 rows"
     print(
         f"(c) {products} products in {chains} chains of {products // chains} (each reads the "
-        f"one before it through the catalog), {cores} workers:"
+        f"one before it through the catalog; {size} a product), {cores} workers:"
     )
     print(
         f"    floe run {wall:.2f} s wall; critical path (longest chain's product times, "
@@ -477,6 +484,12 @@ def main() -> None:
         "--chains", type=int, default=2, help="(c): chains the products form (default 2)"
     )
     parser.add_argument(
+        "--chain-rows",
+        type=int,
+        default=0,
+        help="(c): rows each product reads, transforms and publishes (default: a 3-row seed)",
+    )
+    parser.add_argument(
         "--runners",
         default="thread",
         help="comma-separated FLOE_DBT_RUNNER values to measure (first = the default)",
@@ -489,7 +502,7 @@ def main() -> None:
         if not args.skip_synthetic:
             if not args.skip_tree:
                 synthetic_figures(work, args.products)
-            chain_figures(work, args.products, args.chains)
+            chain_figures(work, args.products, args.chains, args.chain_rows)
 
 
 if __name__ == "__main__":

@@ -342,14 +342,18 @@ def _run_products(
     jobs: int | None,
     history: bool = True,
 ) -> None:
+    from floe.local import forkserver
+    from floe.local.capacity import run_workers
     from floe.local.compile_all import compile_all
     from floe.local.products import discover_products
     from floe.local.run import run_all, run_locks
 
     only = list(products) or None
     product_dirs = discover_products(platform_dir, only)
-    # the run locks first: a second floe run waits here, before compiling under the first
-    with run_locks(product_dirs, click.echo):
+    pool = run_workers(len(product_dirs), jobs)[0] > 1
+    # the workers' imports start now, while the run locks are taken (a second floe run
+    # waits there, before compiling under the first) and the compile check runs
+    with forkserver.start_early(forkserver.both(), pool), run_locks(product_dirs, click.echo):
         if not skip_compile:
             compile_all(
                 platform_dir, only=only, progress=click.echo, force=force, jobs=jobs, locked=True

@@ -7,7 +7,6 @@ the ~3 s import is paid once), each writing only its own product directory.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -19,6 +18,7 @@ from floe.compiler.inputs import Producer, platform_products
 from floe.compiler.packages import packages_installed
 from floe.compiler.pipeline import CompileResult
 from floe.errors import FloeError
+from floe.local import forkserver
 from floe.local.capacity import usable_cpus
 from floe.local.fingerprint import (
     changed_outputs,
@@ -200,18 +200,7 @@ def _run(
         return outcomes
     # Workers fork from a clean single-threaded server that imported dbt once (fork from
     # this process could inherit locks held by threads of an earlier in-process dbt run).
-    context = multiprocessing.get_context("forkserver")
-    # dbt, and what data contracts need (their schema validator, DuckDB's SQL parser)
-    context.set_forkserver_preload(
-        [
-            "floe.forkserver_quiet",  # no traceback from a worker a stop caught mid-spawn
-            "dbt.cli.main",
-            "floe.outputs",
-            "jsonschema",
-            "open_data_contract_standard.model",
-            "duckdb",
-        ]
-    )
+    context = forkserver.context(forkserver.COMPILE_PRELOAD)
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=in_worker
     ) as pool:

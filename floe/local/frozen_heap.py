@@ -1,4 +1,4 @@
-"""Imported last by the run's forkserver (``floe.local.run.WORKER_PRELOAD``).
+"""Imported last by floe's run forkserver (``floe.local.forkserver.FROZEN``).
 
 Freezing the garbage collector's view of everything the server imported keeps the
 workers forked from it from touching those objects in their own collections, so the

@@ -20,6 +20,7 @@ from typing import Any
 from floe import stopping
 from floe.environ import patched_environ
 from floe.errors import DbtError, FloeError, Location
+from floe.local import forkserver
 from floe.local.capacity import WORKER_MIB, run_workers
 from floe.local.outcome import DbtOutcome, read_outcome
 from floe.local.products import local_instance_home
@@ -306,20 +307,6 @@ def _prepare_shared_stores(product_dirs: list[Path], history: bool) -> None:
                 pass
 
 
-WORKER_PRELOAD = [
-    "floe.forkserver_quiet",  # no traceback from a worker a stop caught mid-spawn
-    "dagster",
-    "dagster_dbt",
-    "floe.runtime.dbt.resource",
-    "dbt.cli.main",  # dbt commands fork from the worker (floe.runtime.dbt.fork)
-    "dbt.adapters.duckdb",
-    "floe.runtime.publish.lakehouse",
-    "pyiceberg.catalog.sql",
-    "floe.local.run",
-    "floe.local.frozen_heap",  # last: gc.freeze() what the lines above imported
-]
-
-
 _worker_notes: Any = None  # in a worker: the queue its progress notes go to
 
 
@@ -520,7 +507,6 @@ def _run_parallel(
     finish: Callable[[Path, ProductRun, str], None],
     history: bool = True,
 ) -> None:
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     total = len(product_dirs)
@@ -531,8 +517,7 @@ def _run_parallel(
     # forkserver: workers start clean (no threads or DuckDB handles of this process),
     # forked from a server that imported dagster, dagster-dbt, dbt and pyiceberg once
     # (each product's dbt commands then run on a thread of its worker: dbt_launch)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(WORKER_PRELOAD)
+    context = forkserver.context(forkserver.RUN_PRELOAD)
     notes = context.Queue()  # workers' progress notes, shown by a thread of this process
     with (
         _shown(notes, note),
