@@ -214,6 +214,8 @@ def stop_groups(groups: list[tuple[subprocess.Popen[Any], str]]) -> None:
         deadline,
     ):
         _signal_groups(groups, signal.SIGKILL)
+        # SIGKILL is delivered asynchronously: gone a moment later, not at once
+        _wait_until(lambda: not any(group_members(p.pid) for p, _ in groups), time.monotonic() + 1)
     for process, what in groups:
         process.wait()
         count = members[process.pid]

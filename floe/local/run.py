@@ -20,9 +20,10 @@ from typing import Any
 from floe import stopping
 from floe.environ import patched_environ
 from floe.errors import DbtError, FloeError, Location
-from floe.local import forkserver
+from floe.local import forkserver, peak
 from floe.local.capacity import WORKER_MIB, run_workers
 from floe.local.outcome import DbtOutcome, read_outcome
+from floe.local.peak import memory_line
 from floe.local.products import local_instance_home
 from floe.local.progress_view import ProgressView
 from floe.product_files import ARTIFACTS_FILE, DEFINITIONS_FILE
@@ -72,6 +73,8 @@ class ProductRun:
     # every published model's fate in this run: published / blocked (by what) / failed
     publications: list[TableStatus] = field(default_factory=list)
     state: list[str] = field(default_factory=list)  # snapshots/incrementals restored, saved
+    peak_bytes: int | None = None  # resident high-water mark of the process that ran it
+    memory_limit: str | None = None  # its run pod's memory limit in the cluster
 
     @property
     def stale(self) -> list[str]:
@@ -141,6 +144,7 @@ def run_product(
     module_name = artifacts["identity"]["module_name"]
     run_env = {**LOCAL_OBSERVABILITY_ENV, **(env or {})}
     start = time.perf_counter()
+    peak.reset_peak()
     settings = ObservabilitySettings.load(product_dir, run_env, artifacts)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.output_dir / RUN_LOG
@@ -169,6 +173,7 @@ def run_product(
             )
     stopping.raise_if_stopped()  # Dagster ran it as an interrupted run: floe stops too
     seconds = time.perf_counter() - start
+    peak_bytes = peak.peak_bytes()
     published = [
         {k: v.value for k, v in event.materialization.metadata.items()}
         for event in result.get_asset_materialization_events()
@@ -204,6 +209,8 @@ def run_product(
         published=published,
         publications=publications,
         state=run_notes(product_dir, result.run_id),
+        peak_bytes=peak_bytes,
+        memory_limit=((artifacts.get("run_resources") or {}).get("limits") or {}).get("memory"),
     )
 
 
@@ -702,6 +709,9 @@ def format_run(run: ProductRun) -> str:
     ]
     lines += [status.line() for status in run.publications]
     lines += [f"    state   -> {line.removeprefix('state ')}" for line in run.state]
+    memory = memory_line(run.peak_bytes, run.memory_limit)
+    if memory:
+        lines.append(f"    memory  -> {memory}")
     lines += [f"    lineage -> {run.lineage}", f"    spans   -> {run.spans}"]
     if run.log:
         lines.append(f"    dbt log -> {run.log}")
