@@ -26,10 +26,12 @@
     chain's summed product times as the same run reports them (target <= 1.10x), and
     beside it the fixed cost any floe run of that many workers pays around its products
     (interpreter, the workers' imports, the shared stores, the summary).  Products move
-    3 rows each, or --chain-rows N rows (read from the catalog, transformed, published).
+    3 rows each, or --chain-rows N rows (read from the catalog, transformed, published),
+    through 3 models each, or --chain-models N + 2 (N=38: the 40 models of (b)'s products).
 
     python benchmarks/run_path.py [--runs 3] [--products 20] [--skip-synthetic]
-                                  [--chains 2] [--chain-rows N] [--runners thread,fork]
+                                  [--chains 2] [--chain-rows N] [--chain-models N]
+                                  [--runners thread,fork]
 """
 
 from __future__ import annotations
@@ -357,10 +359,13 @@ schema:
 """
 
 
-def chained_tree(dest: Path, products: int, chains: int, rows: int = 0) -> dict[str, int]:
+def chained_tree(
+    dest: Path, products: int, chains: int, rows: int = 0, models: int = 1
+) -> dict[str, int]:
     """``products`` products in ``chains`` chains: each product publishes mart_out under a
     contract and reads the previous product of its chain as an input; a chain's first
-    product reads a 3-row seed, or (``rows``) makes that many rows.  product -> chain."""
+    product reads a 3-row seed, or (``rows``) makes that many rows.  Between its input
+    model and mart_out, ``models`` intermediate models in a line.  product -> chain."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -399,28 +404,36 @@ def chained_tree(dest: Path, products: int, chains: int, rows: int = 0) -> dict[
             first = f"select id, v from {{{{ source('{source}', 'mart_out') }}}}"
             inputs = f'inputs:\n  - product: {producer}\n    table: mart_out\n    contract: "^1"\n'
         (base / "models" / "stg_in.sql").write_text(first + "\n")
-        (base / "models" / "int_step.sql").write_text(
-            "select id, v + 1 as v from {{ ref('stg_in') }}\n"
+        steps = [f"int_{step:03d}" for step in range(models)]
+        for step, (model, before) in enumerate(zip(steps, ["stg_in", *steps], strict=False)):
+            (base / "models" / f"{model}.sql").write_text(
+                f"select id, v + {step % 2} as v from {{{{ ref('{before}') }}}}\n"
+            )
+        (base / "models" / "mart_out.sql").write_text(
+            f"select id, v from {{{{ ref('{steps[-1]}') }}}}\n"
         )
-        (base / "models" / "mart_out.sql").write_text("select id, v from {{ ref('int_step') }}\n")
+        lines = "".join(
+            f"  - name: {model}\n    dependsOn: [{before}]\n"
+            for model, before in zip(steps, ["stg_in", *steps], strict=False)
+        )
         (base / "datacontract.yaml").write_text(CHAIN_CONTRACT.format(name=name))
         (base / "floe.yaml").write_text(
             f"apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata:\n  name: {name}\n"
             f"  version: 1.0.0\n  owner: bench@example.com\n{inputs}transforms:\n"
-            "  - name: stg_in\n  - name: int_step\n    dependsOn: [stg_in]\n"
-            "  - name: mart_out\n    tier: gold\n    dependsOn: [int_step]\n"
+            f"  - name: stg_in\n{lines}"
+            f"  - name: mart_out\n    tier: gold\n    dependsOn: [{steps[-1]}]\n"
         )
     return chain_of
 
 
-def chain_figures(work: Path, products: int, chains: int, rows: int = 0) -> None:
+def chain_figures(work: Path, products: int, chains: int, rows: int = 0, models: int = 1) -> None:
     """floe run on products in chains: wall time against the critical path (the longest
     chain's summed product times, as the same run reports them)."""
     import re
 
     floe = str(BIN / "floe")
     tree = work / "chains"
-    chain_of = chained_tree(tree, products, chains, rows)
+    chain_of = chained_tree(tree, products, chains, rows, models)
     timed([floe, "compile", "--platform-dir", str(tree)])
     cores = len(os.sched_getaffinity(0))
     start = time.perf_counter()
@@ -459,7 +472,8 @@ def chain_figures(work: Path, products: int, chains: int, rows: int = 0) -> None
     size = f"{rows:,} rows" if rows else "3 rows"
     print(
         f"(c) {products} products in {chains} chains of {products // chains} (each reads the "
-        f"one before it through the catalog; {size} a product), {cores} workers:"
+        f"one before it through the catalog; {size} and {models + 2} models a product), "
+        f"{cores} workers:"
     )
     print(
         f"    floe run {wall:.2f} s wall; critical path (longest chain's product times, "
@@ -490,6 +504,13 @@ def main() -> None:
         help="(c): rows each product reads, transforms and publishes (default: a 3-row seed)",
     )
     parser.add_argument(
+        "--chain-models",
+        type=int,
+        default=1,
+        help="(c): models between each product's input and its mart (default 1: 3 in all; "
+        "38: the 40 of (b)'s products)",
+    )
+    parser.add_argument(
         "--runners",
         default="thread",
         help="comma-separated FLOE_DBT_RUNNER values to measure (first = the default)",
@@ -502,7 +523,7 @@ def main() -> None:
         if not args.skip_synthetic:
             if not args.skip_tree:
                 synthetic_figures(work, args.products)
-            chain_figures(work, args.products, args.chains, args.chain_rows)
+            chain_figures(work, args.products, args.chains, args.chain_rows, args.chain_models)
 
 
 if __name__ == "__main__":
