@@ -201,14 +201,21 @@ def stop_groups(groups: list[tuple[subprocess.Popen[Any], str]]) -> None:
     themselves (a Dagster webserver or daemon ends its threads, then its code servers:
     signalling the whole group at once shuts a code server under a daemon tick that is
     still querying it, which the daemon logs as a traceback); SIGTERM then goes to
-    whatever is left in each group, and SIGKILL at the bound."""
+    whatever else is left in each group, and SIGKILL at the bound.  A leader is asked
+    once: one still stopping at half the bound (a daemon that has ended its threads and
+    not yet exited, as clean-clone CI saw) would take a second SIGTERM as a
+    KeyboardInterrupt in the middle of its own shutdown, and print its traceback."""
     members = {process.pid: len(group_members(process.pid)) or 1 for process, _ in groups}
     deadline = time.monotonic() + STOP_SECONDS
     for process, _ in groups:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGTERM)
     _wait_until(lambda: all(p.poll() is not None for p, _ in groups), deadline - STOP_SECONDS / 2)
-    _signal_groups(groups, signal.SIGTERM)
+    for process, _ in groups:
+        for pid in group_members(process.pid):
+            if pid != process.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
     if not _wait_until(
         lambda: all(p.poll() is not None and not group_members(p.pid) for p, _ in groups),
         deadline,

@@ -32,15 +32,32 @@ print(child.pid, flush=True)
 while True:
     time.sleep(0.1)
 """
+# a leader that, asked to stop, waits for its child to end (a Dagster daemon waiting on
+# code servers that are still starting) and then writes how many times it was asked
+WAITER = """
+import signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", {child!r}])
+asked = 0
+def stop(signum, frame):
+    global asked
+    asked += 1
+signal.signal(signal.SIGTERM, stop)
+print(child.pid, flush=True)
+while not asked:
+    time.sleep(0.05)
+child.wait()
+with open({report!r}, "w") as out:
+    out.write(str(asked))
+"""
 SLEEPER = "import time\nwhile True: time.sleep(0.1)"
 STUBBORN = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + SLEEPER
 
 
 def start_leader(
-    tmp_path: Path, child: str, own_children: bool
+    tmp_path: Path, child: str, own_children: bool, template: str = LEADER
 ) -> tuple[subprocess.Popen[str], int]:
     report = tmp_path / "report"
-    source = LEADER.format(child=child, report=str(report), own_children=own_children)
+    source = template.format(child=child, report=str(report), own_children=own_children)
     leader = subprocess.Popen(
         [sys.executable, "-c", source], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -76,3 +93,21 @@ def test_what_the_leader_leaves_behind_is_stopped_then_killed_at_the_bound(
     assert (tmp_path / "report").read_text() == "alive"
     assert stopping.group_members(leader.pid) == []
     assert 1.0 < took < 5.0  # waited for the stubborn child, killed it at the bound
+
+
+def test_a_leader_still_stopping_is_not_signalled_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BC-28.1: a leader still waiting on its children at half the bound is asked once
+    (a second SIGTERM is a KeyboardInterrupt in the middle of a Dagster daemon's own
+    shutdown, which it prints as a traceback); its children are stopped for it."""
+    monkeypatch.setattr(stopping, "STOP_SECONDS", 2.0)
+    leader, child = start_leader(tmp_path, SLEEPER, own_children=False, template=WAITER)
+    assert child in stopping.group_members(leader.pid)
+    start = time.monotonic()
+    stopping.stop_groups([(leader, "the leader")])
+    took = time.monotonic() - start
+    assert (tmp_path / "report").read_text() == "1"
+    assert leader.returncode == 0  # it ended by itself, not killed at the bound
+    assert stopping.group_members(leader.pid) == []
+    assert 0.8 < took < 2.0  # its child was stopped at half the bound
